@@ -22,6 +22,7 @@ var rank = map[string]int{
 	"wire":           1,
 	"ptlrpc":         2,
 	"ldlm":           3,
+	"obd":            3,
 	"layout":         3,
 	"mgs":            4,
 	"mdt":            4,
