@@ -17,7 +17,7 @@
 // /run/stria, STRIA_CTL_DIR overrides). The protocol is one JSON request per
 // connection, {cmd, args}, answered by one JSON response {out, err, errno}.
 // Commands are registered by the process (get_param, set_param,
-// list_param, dl, and the LNet ones: list_nids, net_show, ping). lctl asks
+// list_param, dl, and the LNet ones: list_nids, net_status, ping). lctl asks
 // every socket in the directory and merges the answers, so one node running
 // several daemons looks like one Lustre node.
 //

@@ -2,6 +2,7 @@ package obd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -160,7 +161,7 @@ func (n *Node) cmdDL(_ context.Context, _ []string) (string, error) {
 	return b.String(), nil
 }
 
-// AttachLNet makes the node's LNet visible to lctl: list_nids, net_show,
+// AttachLNet makes the node's LNet visible to lctl: list_nids, net_status (JSON),
 // ping and the lnet.* statistics.
 func (n *Node) AttachLNet(ln *lnet.LNet) {
 	n.mu.Lock()
@@ -174,9 +175,9 @@ func (n *Node) AttachLNet(ln *lnet.LNet) {
 		}
 		return b.String(), nil
 	})
-	n.Control.Handle("net_show", func(_ context.Context, args []string) (string, error) {
-		verbose := len(args) > 0 && args[0] == "-v"
-		return FormatNetShow(ln.NIs(), verbose), nil
+	n.Control.Handle("net_status", func(context.Context, []string) (string, error) {
+		b, err := json.Marshal(ln.NIs())
+		return string(b), err
 	})
 	n.Control.Handle("ping", func(ctx context.Context, args []string) (string, error) {
 		return pingCmd(ctx, ln, args)
