@@ -1,0 +1,392 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+	"go.uber.org/zap"
+
+	"github.com/stria-fs/stria/wire"
+)
+
+// Options tune an open store. The zero value is usable.
+type Options struct {
+	// Logger receives the store's events; zap.NewNop() when nil.
+	Logger *zap.Logger
+	// MaxBatch bounds the operations of one group transaction (default 256).
+	MaxBatch int
+	// BatchDelay is how long the committer waits for more operations after
+	// the first one of a group when fewer than MaxBatch are queued. Zero
+	// (the default) takes what is queued: operations that arrive while a
+	// commit is being fsync'd form the next group, which already batches
+	// well under load without delaying a lone operation.
+	BatchDelay time.Duration
+	// LockTimeout bounds the wait for the file lock (default 1s); another
+	// holder makes Open fail with ErrLocked.
+	LockTimeout time.Duration
+	// NoSync skips fsync on commit. It breaks the durability promise of
+	// LastCommitted and exists for tests and benchmarks only.
+	NoSync bool
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = time.Second
+	}
+}
+
+// FormatOptions tune Format.
+type FormatOptions struct {
+	// Reformat replaces an existing store at the path (mkfs --reformat).
+	Reformat bool
+	// NoSync as Options.NoSync.
+	NoSync bool
+}
+
+// Store is one MDT's bbolt file with its group committer.
+//
+// Ownership: the committer goroutine (run) owns the write side of the
+// database and s.lastTransno; it is started by Open and stopped by Close.
+// Readers use View concurrently with it.
+type Store struct {
+	db    *bbolt.DB
+	path  string
+	log   *zap.Logger
+	opts  Options
+	label Label
+
+	ops     chan *op      // unbuffered: a send completes only into the committer
+	closing chan struct{} // closed by Close
+	stopped chan struct{} // closed when run returns
+
+	lastCommitted atomic.Uint64 // highest transno durable on disk
+	lastTransno   uint64        // highest transno assigned; committer only
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Format creates a new store at path for the target label. It creates every
+// bucket, records the label and storage version, sets up sequence state
+// (on MDT0000: the sequence controller, this MDT's first super-sequence and
+// the FLD entries for it and for the reserved sequences), then calls init,
+// if not nil, in the same transaction (mdd creates the root directory
+// there). A path that already holds a store is refused with ErrFormatted
+// unless opts.Reformat is set.
+func Format(path string, label Label, opts FormatOptions, init func(*Tx) error) error {
+	if err := label.Validate(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err == nil {
+		if !opts.Reformat {
+			old, err := ReadLabel(path)
+			if err != nil {
+				return fmt.Errorf("%w: %s holds data (%w); reformat to replace it", ErrFormatted, path, err)
+			}
+			return fmt.Errorf("%w: %s holds %s (%s)", ErrFormatted, path, old.Name(), old.UUID)
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("store: reformat %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: format %s: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, NoSync: opts.NoSync,
+		FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("store: format %s: %w", path, err)
+	}
+	s := &Store{db: db, log: zap.NewNop(), label: label}
+	err = db.Update(func(btx *bbolt.Tx) error {
+		for _, name := range allBuckets() {
+			if _, err := btx.CreateBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		meta := btx.Bucket([]byte(bucketMeta))
+		puts := []struct {
+			k string
+			v []byte
+		}{
+			{keyMetaVersion, binary.BigEndian.AppendUint32(nil, StorageVersion)},
+			{keyMetaLabel, AppendLabel(nil, label)},
+			{keyMetaTransno, u64Key(0)},
+			{keyMetaInodes, u64Key(0)},
+			{keyMetaUpdates, u64Key(0)},
+		}
+		for _, p := range puts {
+			if err := meta.Put([]byte(p.k), p.v); err != nil {
+				return err
+			}
+		}
+		t := s.newTx(btx, true)
+		t.beginOp(&op{})
+		if err := t.formatSeq(); err != nil {
+			return err
+		}
+		if init != nil {
+			if err := init(t); err != nil {
+				return err
+			}
+		}
+		return meta.Put([]byte(keyMetaTransno), u64Key(t.last))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("store: format %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadLabel returns the label of the store at path without opening it for
+// writing (for a daemon that checks which target a device holds).
+func ReadLabel(path string) (Label, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Label{}, fmt.Errorf("%w: %s: %w", ErrNotFormatted, path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return Label{}, fmt.Errorf("%w: %s", ErrLocked, path)
+		}
+		return Label{}, fmt.Errorf("%w: %s: %w", ErrNotFormatted, path, err)
+	}
+	defer db.Close()
+	var l Label
+	err = db.View(func(btx *bbolt.Tx) error {
+		var err error
+		l, err = readLabel(btx)
+		return err
+	})
+	return l, err
+}
+
+func readLabel(btx *bbolt.Tx) (Label, error) {
+	meta := btx.Bucket([]byte(bucketMeta))
+	if meta == nil {
+		return Label{}, ErrNotFormatted
+	}
+	v := meta.Get([]byte(keyMetaLabel))
+	if v == nil {
+		return Label{}, ErrNotFormatted
+	}
+	return DecodeLabel(v)
+}
+
+// Open opens a formatted store, runs pending migrations and starts the
+// committer. It refuses a missing or unformatted file (ErrNotFormatted) and
+// a file of a newer storage version (ErrNewerVersion).
+func Open(path string, opts Options) (*Store, error) {
+	opts.defaults()
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotFormatted, path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
+		FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotFormatted, path, err)
+	}
+	s := &Store{db: db, path: path, log: opts.Logger, opts: opts,
+		ops: make(chan *op), closing: make(chan struct{}), stopped: make(chan struct{})}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s.log.Info("store opened", zap.String("target", s.label.Name()), zap.String("path", path),
+		zap.Uint64("last_committed", s.lastTransno))
+	go s.run()
+	return s, nil
+}
+
+// load checks the version, migrates, and reads the label and counters.
+func (s *Store) load() error {
+	var version uint32
+	err := s.db.View(func(btx *bbolt.Tx) error {
+		meta := btx.Bucket([]byte(bucketMeta))
+		if meta == nil {
+			return ErrNotFormatted
+		}
+		v := meta.Get([]byte(keyMetaVersion))
+		if len(v) != 4 {
+			return fmt.Errorf("%w: no storage version", ErrNotFormatted)
+		}
+		version = binary.BigEndian.Uint32(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if version > StorageVersion {
+		return fmt.Errorf("%w: file has version %d, this software knows %d", ErrNewerVersion, version, StorageVersion)
+	}
+	if version < StorageVersion {
+		s.log.Info("migrating store", zap.Uint32("from", version), zap.Uint32("to", StorageVersion))
+		if err := s.db.Update(func(btx *bbolt.Tx) error {
+			return migrate(btx, version, StorageVersion, migrations())
+		}); err != nil {
+			return err
+		}
+	}
+	return s.db.View(func(btx *bbolt.Tx) error {
+		l, err := readLabel(btx)
+		if err != nil {
+			return err
+		}
+		s.label = l
+		v := btx.Bucket([]byte(bucketMeta)).Get([]byte(keyMetaTransno))
+		if len(v) != 8 {
+			return fmt.Errorf("%w: meta transno", ErrCorrupt)
+		}
+		s.lastTransno = binary.BigEndian.Uint64(v)
+		s.lastCommitted.Store(s.lastTransno)
+		return nil
+	})
+}
+
+// Label returns the label the store was formatted with.
+func (s *Store) Label() Label { return s.label }
+
+// Path returns the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// LastCommitted returns the highest transno whose transaction is durable.
+// Every transno up to it is durable too (transactions commit in order).
+func (s *Store) LastCommitted() uint64 { return s.lastCommitted.Load() }
+
+// Close stops the committer (operations not yet picked up fail with
+// ErrClosed; a group being committed finishes) and closes the file.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.stopped
+		s.closeErr = s.db.Close()
+		s.log.Info("store closed", zap.String("target", s.label.Name()))
+	})
+	return s.closeErr
+}
+
+// View runs fn in a read-only transaction, concurrently with the committer
+// and other readers. It sees every committed transaction and nothing of
+// groups not yet committed.
+func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-s.closing:
+		return ErrClosed
+	default:
+	}
+	return s.db.View(func(btx *bbolt.Tx) error {
+		t := s.newTx(btx, false)
+		return fn(t)
+	})
+}
+
+// Update runs fn as one operation of a group transaction and returns after
+// the group committed (fsync'd), with the operation's transno: non-zero for
+// an operation that wrote, 0 for one that only read or failed.
+//
+// fn runs on the committer goroutine, serialised with every other
+// operation, and must be a pure function of the transaction: it may be run
+// more than once (when another operation of its group fails after writing,
+// the group is rolled back and re-run without it). Effects outside the
+// store go in Tx.OnCommit / Tx.OnRollback hooks. If fn returns an error,
+// nothing it wrote takes effect and the error is returned as is.
+//
+// A ctx cancelled before fn starts makes Update return ctx.Err() with
+// nothing done; once fn started, Update waits for the commit.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	o := &op{fn: fn, done: make(chan struct{})}
+	select {
+	case s.ops <- o:
+	case <-s.closing:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case <-o.done:
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opPending, opCanceled) {
+			return 0, ctx.Err()
+		}
+		<-o.done
+	}
+	return o.transno, o.err
+}
+
+// Sizes reports the store file's size and the free space of the file
+// system under it, for StatFS.
+type Sizes struct {
+	FileBytes             int64
+	BlockSize             uint64
+	Blocks, Bfree, Bavail uint64
+}
+
+// Usage returns the store's sizes.
+func (s *Store) Usage() (Sizes, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return Sizes{}, fmt.Errorf("store: usage: %w", err)
+	}
+	sz, err := fsSizes(s.path)
+	if err != nil {
+		return Sizes{}, fmt.Errorf("store: usage: %w", err)
+	}
+	sz.FileBytes = fi.Size()
+	return sz, nil
+}
+
+// Check verifies the store: bbolt's page-level consistency, that every
+// record decodes, that xattrs, symlinks, links and orphans belong to
+// existing inodes, the inode counter, and the sequence and FLD state. It
+// does not judge namespace semantics (link counts against names); mdd.Check
+// does.
+func (s *Store) Check(ctx context.Context) error {
+	return s.View(ctx, func(t *Tx) error {
+		for err := range t.tx.Check() {
+			return fmt.Errorf("%w: bbolt: %w", ErrInvariant, err)
+		}
+		return t.check()
+	})
+}
+
+// fidPrefixed reports whether key k begins with the FID key fk.
+func fidPrefixed(k []byte, fk []byte) bool { return bytes.HasPrefix(k, fk) }
+
+// localFID is for the check of local allocations.
+func (t *Tx) checkAllocated(f wire.FID) error {
+	l, ok, err := t.local()
+	if err != nil || !ok || f.Seq != l.Seq {
+		return err
+	}
+	if f.Oid >= l.NextOid {
+		return fmt.Errorf("%w: inode %v at or beyond allocator %#x:%#x", ErrInvariant, f, l.Seq, l.NextOid)
+	}
+	return nil
+}

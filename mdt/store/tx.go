@@ -1,0 +1,516 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/stria-fs/stria/wire"
+)
+
+// Tx is a transaction on the store: the read-only one of View, or one
+// operation's view of a group transaction in Update. Byte slices it returns
+// are copies unless a method says otherwise. A Tx is used only by the
+// goroutine running the function it was passed to.
+type Tx struct {
+	tx       *bbolt.Tx
+	s        *Store
+	writable bool
+
+	meta, inodes, dirents, xattrs, symlinks, links, orphans, replies, seq, fld, updates *bbolt.Bucket
+
+	last  uint64 // highest transno assigned in this group
+	dirty bool   // some operation of the group wrote
+	cur   *op    // operation now running
+}
+
+func (s *Store) newTx(btx *bbolt.Tx, writable bool) *Tx {
+	b := func(name string) *bbolt.Bucket { return btx.Bucket([]byte(name)) }
+	t := &Tx{tx: btx, s: s, writable: writable,
+		meta: b(bucketMeta), inodes: b(bucketInodes), dirents: b(bucketDirents), xattrs: b(bucketXattrs),
+		symlinks: b(bucketSymlinks), links: b(bucketLinks), orphans: b(bucketOrphans),
+		replies: b(bucketReplies), seq: b(bucketSeq), fld: b(bucketFLD), updates: b(bucketUpdates)}
+	if writable {
+		t.last = s.lastTransno
+	}
+	return t
+}
+
+// beginOp makes o the running operation.
+func (t *Tx) beginOp(o *op) {
+	o.transno, o.dirty, o.onCommit, o.onRollback = 0, false, nil, nil
+	t.cur = o
+}
+
+// Label returns the store's label.
+func (t *Tx) Label() Label { return t.s.label }
+
+// Writable reports whether the transaction may write.
+func (t *Tx) Writable() bool { return t.writable }
+
+// Transno returns the transno of the running operation, assigning the next
+// one on first call. Every operation that writes gets one (PutInode asks
+// for it to stamp Inode.Version); a read-only transaction has none (0).
+// Transnos are assigned in commit order: the committer runs operations one
+// at a time, and groups commit in order.
+func (t *Tx) Transno() uint64 {
+	if !t.writable || t.cur == nil {
+		return 0
+	}
+	if t.cur.transno == 0 {
+		t.last++
+		t.cur.transno = t.last
+		t.dirty = true // the counter is written at commit
+	}
+	return t.cur.transno
+}
+
+// OnCommit registers fn to run on the committer goroutine after the
+// operation's group committed, before Update returns. In a View it never
+// runs.
+func (t *Tx) OnCommit(fn func()) {
+	if t.cur != nil {
+		t.cur.onCommit = append(t.cur.onCommit, fn)
+	}
+}
+
+// OnRollback registers fn to run if the operation's effects are discarded:
+// it failed, or its group was rolled back (to be re-run or because the
+// commit failed). Use it to undo in-memory effects made inside the
+// operation.
+func (t *Tx) OnRollback(fn func()) {
+	if t.cur != nil {
+		t.cur.onRollback = append(t.cur.onRollback, fn)
+	}
+}
+
+func (t *Tx) put(b *bbolt.Bucket, k, v []byte) error {
+	if !t.writable {
+		return ErrReadOnly
+	}
+	t.cur.dirty, t.dirty = true, true
+	return b.Put(k, v)
+}
+
+func (t *Tx) del(b *bbolt.Bucket, k []byte) error {
+	if !t.writable {
+		return ErrReadOnly
+	}
+	t.cur.dirty, t.dirty = true, true
+	return b.Delete(k)
+}
+
+func (t *Tx) counter(key string) uint64 {
+	v := t.meta.Get([]byte(key))
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func (t *Tx) setCounter(key string, v uint64) error {
+	return t.put(t.meta, []byte(key), u64Key(v))
+}
+
+// InodeCount returns the number of inodes.
+func (t *Tx) InodeCount() uint64 { return t.counter(keyMetaInodes) }
+
+// Inode returns the attributes of f, or ErrNotFound.
+func (t *Tx) Inode(f wire.FID) (Inode, error) {
+	v := t.inodes.Get(fidKey(f))
+	if v == nil {
+		return Inode{}, fmt.Errorf("%w: inode %v", ErrNotFound, f)
+	}
+	ino, err := DecodeInode(v)
+	if err != nil {
+		return Inode{}, fmt.Errorf("inode %v: %w", f, err)
+	}
+	return ino, nil
+}
+
+// HasInode reports whether f exists.
+func (t *Tx) HasInode(f wire.FID) bool { return t.inodes.Get(fidKey(f)) != nil }
+
+// PutInode stores ino under f, creating or replacing it, and stamps
+// ino.Version with the operation's transno.
+func (t *Tx) PutInode(f wire.FID, ino *Inode) error {
+	if !t.writable {
+		return ErrReadOnly
+	}
+	k := fidKey(f)
+	if t.inodes.Get(k) == nil {
+		if err := t.setCounter(keyMetaInodes, t.InodeCount()+1); err != nil {
+			return err
+		}
+	}
+	ino.Version = t.Transno()
+	return t.put(t.inodes, k, AppendInode(make([]byte, 0, inodeRecSize), ino))
+}
+
+// Inodes calls fn for every inode in FID order until fn returns false.
+func (t *Tx) Inodes(fn func(f wire.FID, ino Inode) bool) error {
+	c := t.inodes.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		f, err := wire.FIDFromKey(k)
+		if err != nil || len(k) != wire.FIDSize {
+			return fmt.Errorf("%w: inode key %x", ErrCorrupt, k)
+		}
+		ino, err := DecodeInode(v)
+		if err != nil {
+			return fmt.Errorf("inode %v: %w", f, err)
+		}
+		if !fn(f, ino) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// DestroyInode removes f and everything kept for it: xattrs, symlink
+// target, link entries and orphan record. Directory entries naming it or
+// held in it are the caller's business.
+func (t *Tx) DestroyInode(f wire.FID) error {
+	if !t.writable {
+		return ErrReadOnly
+	}
+	k := fidKey(f)
+	if t.inodes.Get(k) == nil {
+		return fmt.Errorf("%w: inode %v", ErrNotFound, f)
+	}
+	if err := t.del(t.inodes, k); err != nil {
+		return err
+	}
+	if err := t.setCounter(keyMetaInodes, t.InodeCount()-1); err != nil {
+		return err
+	}
+	for _, b := range []*bbolt.Bucket{t.xattrs, t.links} {
+		if err := t.deletePrefix(b, k); err != nil {
+			return err
+		}
+	}
+	if err := t.del(t.symlinks, k); err != nil {
+		return err
+	}
+	return t.del(t.orphans, k)
+}
+
+func (t *Tx) deletePrefix(b *bbolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		if err := t.del(b, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Dirent returns the entry name in directory parent, or ErrNotFound.
+func (t *Tx) Dirent(parent wire.FID, name string) (Dirent, error) {
+	if err := validName(name); err != nil {
+		return Dirent{}, err
+	}
+	v := t.dirents.Get(direntKey(parent, name))
+	if v == nil {
+		return Dirent{}, fmt.Errorf("%w: %v/%q", ErrNotFound, parent, name)
+	}
+	d, err := DecodeDirent(v)
+	if err != nil {
+		return Dirent{}, fmt.Errorf("dirent %v/%q: %w", parent, name, err)
+	}
+	return d, nil
+}
+
+// PutDirent creates or replaces the entry name in directory parent.
+func (t *Tx) PutDirent(parent wire.FID, name string, d Dirent) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	return t.put(t.dirents, direntKey(parent, name), AppendDirent(make([]byte, 0, direntRecSize), d))
+}
+
+// DeleteDirent removes the entry name from directory parent.
+func (t *Tx) DeleteDirent(parent wire.FID, name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	k := direntKey(parent, name)
+	if t.dirents.Get(k) == nil {
+		return fmt.Errorf("%w: %v/%q", ErrNotFound, parent, name)
+	}
+	return t.del(t.dirents, k)
+}
+
+// Dirents calls fn for the entries of directory parent whose position is at
+// least from, in position (cookie) order, until fn returns false. An entry
+// present for the whole walk is seen exactly once whatever is inserted or
+// removed around it, because positions are hashes of names, not indexes.
+func (t *Tx) Dirents(parent wire.FID, from uint64, fn func(pos uint64, name string, d Dirent) bool) error {
+	prefix := direntPrefix(parent)
+	c := t.dirents.Cursor()
+	for k, v := c.Seek(direntSeekKey(parent, max(from, cookieFirst))); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		_, pos, name, err := parseDirentKey(k)
+		if err != nil {
+			return err
+		}
+		d, err := DecodeDirent(v)
+		if err != nil {
+			return fmt.Errorf("dirent %v/%q: %w", parent, name, err)
+		}
+		if !fn(pos, name, d) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// HasDirents reports whether directory parent has any entry.
+func (t *Tx) HasDirents(parent wire.FID) bool {
+	prefix := direntPrefix(parent)
+	k, _ := t.dirents.Cursor().Seek(prefix)
+	return k != nil && bytes.HasPrefix(k, prefix)
+}
+
+// Xattr returns the value of xattr name of f, or ErrNotFound.
+func (t *Tx) Xattr(f wire.FID, name string) ([]byte, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	v := t.xattrs.Get(xattrKey(f, name))
+	if v == nil {
+		return nil, fmt.Errorf("%w: xattr %q of %v", ErrNotFound, name, f)
+	}
+	return append([]byte{}, v...), nil
+}
+
+// SetXattr sets xattr name of f to v.
+func (t *Tx) SetXattr(f wire.FID, name string, v []byte) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return t.put(t.xattrs, xattrKey(f, name), v)
+}
+
+// RemoveXattr removes xattr name of f, or returns ErrNotFound.
+func (t *Tx) RemoveXattr(f wire.FID, name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	k := xattrKey(f, name)
+	if t.xattrs.Get(k) == nil {
+		return fmt.Errorf("%w: xattr %q of %v", ErrNotFound, name, f)
+	}
+	return t.del(t.xattrs, k)
+}
+
+// Xattrs calls fn for every xattr of f in name order until fn returns
+// false. value is valid only during the call.
+func (t *Tx) Xattrs(f wire.FID, fn func(name string, value []byte) bool) error {
+	prefix := fidKey(f)
+	c := t.xattrs.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if !fn(string(k[wire.FIDSize:]), v) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Symlink returns the target of symlink f, or ErrNotFound.
+func (t *Tx) Symlink(f wire.FID) (string, error) {
+	v := t.symlinks.Get(fidKey(f))
+	if v == nil {
+		return "", fmt.Errorf("%w: symlink target of %v", ErrNotFound, f)
+	}
+	return string(v), nil
+}
+
+// PutSymlink stores the target of symlink f.
+func (t *Tx) PutSymlink(f wire.FID, target string) error {
+	return t.put(t.symlinks, fidKey(f), []byte(target))
+}
+
+// AddLink records that f is named name in directory parent.
+func (t *Tx) AddLink(f, parent wire.FID, name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	return t.put(t.links, linkKey(f, parent, name), []byte{})
+}
+
+// RemoveLink forgets the name name in parent of f, or returns ErrNotFound.
+func (t *Tx) RemoveLink(f, parent wire.FID, name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	k := linkKey(f, parent, name)
+	if t.links.Get(k) == nil {
+		return fmt.Errorf("%w: link %v/%q of %v", ErrNotFound, parent, name, f)
+	}
+	return t.del(t.links, k)
+}
+
+// Links calls fn for every name of f (parent directory and name), ordered
+// by parent FID then name, until fn returns false.
+func (t *Tx) Links(f wire.FID, fn func(parent wire.FID, name string) bool) error {
+	prefix := fidKey(f)
+	c := t.links.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		_, parent, name, err := parseLinkKey(k)
+		if err != nil {
+			return err
+		}
+		if !fn(parent, name) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// AddOrphan records f as an orphan: no name left, kept while open.
+func (t *Tx) AddOrphan(f wire.FID, o Orphan) error {
+	return t.put(t.orphans, fidKey(f), AppendOrphan(nil, o))
+}
+
+// RemoveOrphan forgets orphan f (for an orphan given a name again).
+func (t *Tx) RemoveOrphan(f wire.FID) error { return t.del(t.orphans, fidKey(f)) }
+
+// IsOrphan reports whether f is recorded as an orphan.
+func (t *Tx) IsOrphan(f wire.FID) bool { return t.orphans.Get(fidKey(f)) != nil }
+
+// Orphans calls fn for every orphan until fn returns false.
+func (t *Tx) Orphans(fn func(f wire.FID, o Orphan) bool) error {
+	c := t.orphans.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		f, err := wire.FIDFromKey(k)
+		if err != nil || len(k) != wire.FIDSize {
+			return fmt.Errorf("%w: orphan key %x", ErrCorrupt, k)
+		}
+		o, err := DecodeOrphan(v)
+		if err != nil {
+			return fmt.Errorf("orphan %v: %w", f, err)
+		}
+		if !fn(f, o) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// SaveReply stores the reply data of client's slot tag, replacing what the
+// slot held.
+func (t *Tx) SaveReply(client string, tag uint16, r ReplyData) error {
+	if err := validClient(client); err != nil {
+		return err
+	}
+	if len(r.Reply) > MaxReply {
+		return fmt.Errorf("%w: reply of %d bytes", ErrBadKey, len(r.Reply))
+	}
+	return t.put(t.replies, replyKey(client, tag), AppendReply(nil, r))
+}
+
+// Reply returns the reply data of client's slot tag, or ErrNotFound.
+func (t *Tx) Reply(client string, tag uint16) (ReplyData, error) {
+	if err := validClient(client); err != nil {
+		return ReplyData{}, err
+	}
+	v := t.replies.Get(replyKey(client, tag))
+	if v == nil {
+		return ReplyData{}, fmt.Errorf("%w: reply slot %d of %q", ErrNotFound, tag, client)
+	}
+	return DecodeReply(v)
+}
+
+// Replies calls fn for every reply slot of client in tag order.
+func (t *Tx) Replies(client string, fn func(tag uint16, r ReplyData) bool) error {
+	if err := validClient(client); err != nil {
+		return err
+	}
+	prefix := replyPrefix(client)
+	c := t.replies.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		_, tag, err := parseReplyKey(k)
+		if err != nil {
+			return err
+		}
+		r, err := DecodeReply(v)
+		if err != nil {
+			return err
+		}
+		if !fn(tag, r) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Clients calls fn once for every client UUID with saved reply data, in
+// byte order, until fn returns false (the known clients of recovery).
+func (t *Tx) Clients(fn func(client string) bool) error {
+	c := t.replies.Cursor()
+	last := ""
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		client, _, err := parseReplyKey(k)
+		if err != nil {
+			return err
+		}
+		if client == last {
+			continue
+		}
+		last = client
+		if !fn(client) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// DeleteClient forgets every reply slot of client (eviction, disconnect).
+func (t *Tx) DeleteClient(client string) error {
+	if err := validClient(client); err != nil {
+		return err
+	}
+	return t.deletePrefix(t.replies, replyPrefix(client))
+}
+
+// PutUpdate appends an opaque record to the cross-MDT update log and
+// returns its id.
+func (t *Tx) PutUpdate(rec []byte) (uint64, error) {
+	id := t.counter(keyMetaUpdates) + 1
+	if err := t.setCounter(keyMetaUpdates, id); err != nil {
+		return 0, err
+	}
+	return id, t.put(t.updates, u64Key(id), append([]byte{}, rec...))
+}
+
+// Updates calls fn for every pending update record in id order. rec is
+// valid only during the call.
+func (t *Tx) Updates(fn func(id uint64, rec []byte) bool) error {
+	c := t.updates.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: update key %x", ErrCorrupt, k)
+		}
+		if !fn(binary.BigEndian.Uint64(k), v) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// DeleteUpdate removes update record id, or returns ErrNotFound.
+func (t *Tx) DeleteUpdate(id uint64) error {
+	k := u64Key(id)
+	if t.updates.Get(k) == nil {
+		return fmt.Errorf("%w: update %d", ErrNotFound, id)
+	}
+	return t.del(t.updates, k)
+}
