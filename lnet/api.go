@@ -1,8 +1,6 @@
 package lnet
 
 import (
-	"context"
-
 	"go.uber.org/zap"
 )
 
@@ -32,6 +30,7 @@ const (
 	MDManageRemote                       // the initiator's offset is used, not a local one that advances
 	MDTruncate                           // a longer PUT is truncated to fit rather than rejected
 	MDAckDisable                         // never send ACKs for PUTs into this MD
+	MDMaxSize                            // every PUT may be MaxSize long; unlink when less room is left (ptlrpc request buffers)
 )
 
 // ThresholdInf is an MD threshold that never runs out.
@@ -42,9 +41,16 @@ const ThresholdInf = -1
 type MD struct {
 	Buf []byte
 	// Threshold is the number of operations after which the MD unlinks
-	// itself; ThresholdInf for never.
+	// itself; ThresholdInf for never; 0 is invalid. As in Lustre, every
+	// event-producing operation counts: an incoming PUT or GET, an outgoing
+	// Put or Get (its SEND), and the ACK or REPLY that comes back. So a Put
+	// that asks for an ACK, and every Get, needs a Threshold of 2 for the
+	// ACK/REPLY to find the MD.
 	Threshold int
 	Options   MDOptions
+	// MaxSize is used with MDMaxSize: the largest PUT one match may take.
+	// The MD is exhausted (and unlinks) once less than MaxSize bytes are left.
+	MaxSize int
 	// Handler is called for every event on the MD, on an LNet or LND
 	// goroutine. It must not block.
 	Handler func(Event)
@@ -62,7 +68,7 @@ const (
 	EventGet                         // a GET read from this MD
 	EventReply                       // the REPLY to our GET landed in this MD
 	EventAck                         // the target acknowledged our PUT
-	EventUnlink                      // the MD was unlinked
+	EventUnlink                      // the MD was unlinked by Unlink or Close (always its last event)
 )
 
 // Event is what an MD's handler hears.
@@ -124,5 +130,16 @@ const (
 	DefaultPeerCredits = 8
 )
 
-// unused keeps the compiler quiet until the core lands.
-var _ = context.Background
+// PeerStatus is a snapshot of one peer, for `lnetctl peer show`.
+type PeerStatus struct {
+	NID        NID
+	LocalNID   NID // the local NI that reaches it
+	Alive      bool
+	LastErr    error // why it went down, if it did
+	Credits    int   // available send credits (negative: messages queued)
+	MinCredits int   // low-water mark of Credits
+	Queued     int   // messages waiting in LNet for a credit
+	SendCount  uint64
+	RecvCount  uint64
+	DropCount  uint64
+}

@@ -19,4 +19,6 @@ var (
 	ErrProtocol      = errors.New("lnet: protocol violation") // a peer broke the LND protocol; its connection is closed
 	ErrStalePeer     = errors.New("lnet: peer rebooted")      // incarnation changed
 	ErrInvalidMDSpec = errors.New("lnet: invalid memory descriptor")
+	ErrBadPortal     = errors.New("lnet: portal out of range")
+	ErrBadPingInfo   = errors.New("lnet: bad ping info")
 )

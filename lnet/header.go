@@ -63,7 +63,7 @@ type Header struct {
 }
 
 // HeaderSize is the encoded size of a Header.
-const HeaderSize = 2*nidWireSize + 4 + 4 + 4 + 4 + 16 + 8 + 8 + 4 + 4 + 4 // 104
+const HeaderSize = 2*nidWireSize + 4 + 4 + 4 + 4 + 16 + 8 + 8 + 4 + 4 + 4 + 4 // 104: the last 4 are padding
 
 // MaxPortal bounds Portal: LNet has 64 portals.
 const MaxPortal = 64

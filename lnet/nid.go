@@ -159,6 +159,10 @@ func MustParseNID(s string) NID {
 // as the "12345-" prefix of a NID.
 const PIDLustre uint32 = 12345
 
+// PIDAny as a destination PID is accepted by every LNet instance (Lustre's
+// LNET_PID_ANY); Ping uses it.
+const PIDAny uint32 = 0xffffffff
+
 // ProcessID names an LNet endpoint: a NID and a process id.
 type ProcessID struct {
 	NID NID
