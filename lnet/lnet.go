@@ -20,16 +20,16 @@ type LNet struct {
 	peerCredits int
 
 	// Set in New, read-only afterwards.
-	nis    []*niState         // configured NIs, in configuration order
-	lo     *niState           // the internal loopback for messages to ourselves
-	loop   *loopNI            // lo's NI
-	local  map[NID]*niState   // every local NID (and 0@lo when no lo NI is configured)
-	byNet  map[Net]*niState   // NI per network
-	up     atomic.Bool        // New finished: Receive may match
-	pingMD *MDHandle          // answers Ping
-	wg     sync.WaitGroup     // goroutines LNet started (the loopback)
-	closeO sync.Once          // Close runs once
-	closeE error              // Close's result
+	nis    []*niState       // configured NIs, in configuration order
+	lo     *niState         // the internal loopback for messages to ourselves
+	loop   *loopNI          // lo's NI
+	local  map[NID]*niState // every local NID (and 0@lo when no lo NI is configured)
+	byNet  map[Net]*niState // NI per network
+	up     atomic.Bool      // New finished: Receive may match
+	pingMD *MDHandle        // answers Ping
+	wg     sync.WaitGroup   // goroutines LNet started (the loopback)
+	closeO sync.Once        // Close runs once
+	closeE error            // Close's result
 
 	// mu guards everything below, the mutable fields of every MDHandle,
 	// niState and peer. It is LNet's only lock and a leaf as far as LNet's

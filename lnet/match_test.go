@@ -140,4 +140,3 @@ func TestMatching(t *testing.T) {
 		})
 	}
 }
-

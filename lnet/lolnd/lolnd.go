@@ -107,9 +107,9 @@ type ni struct {
 
 	mu     sync.Mutex // guards the fields below
 	closed bool
-	pairs  map[uint32]*pair   // by destination number
-	peers  map[lnet.NID]bool  // peers told alive to host
-	st     lnet.NIStatus      // counters
+	pairs  map[uint32]*pair  // by destination number
+	peers  map[lnet.NID]bool // peers told alive to host
+	st     lnet.NIStatus     // counters
 }
 
 // pair is the ordered queue from one NI to one destination number.
