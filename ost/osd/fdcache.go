@@ -19,7 +19,8 @@ import (
 // after invalidate returns, no cached fd names the unlinked file, and a new
 // object created under the same FID is opened afresh.
 type fdCache struct {
-	max int
+	max     int
+	closeFD func(int) error // unix.Close; tests watch it
 
 	mu         sync.Mutex // leaf lock: nothing is called with it held but list upkeep
 	gen        uint64
@@ -37,7 +38,7 @@ type fdEntry struct {
 }
 
 func newFDCache(max int) *fdCache {
-	return &fdCache{max: max, m: map[wire.FID]*fdEntry{}}
+	return &fdCache{max: max, closeFD: unix.Close, m: map[wire.FID]*fdEntry{}}
 }
 
 // get returns a held entry for fid, opening it with open on a miss. The
@@ -79,7 +80,7 @@ func (c *fdCache) add(fid wire.FID, fd int, gen uint64) *fdEntry {
 		e.refs++
 		c.toFront(e)
 		c.mu.Unlock()
-		unix.Close(fd)
+		c.closeFD(fd)
 		return e
 	}
 	e := &fdEntry{fid: fid, fd: fd, refs: 1}
@@ -91,7 +92,7 @@ func (c *fdCache) add(fid wire.FID, fd int, gen uint64) *fdEntry {
 		evicted = c.evictLocked()
 	}
 	c.mu.Unlock()
-	closeAll(evicted)
+	c.closeAll(evicted)
 	return e
 }
 
@@ -102,7 +103,7 @@ func (c *fdCache) release(e *fdEntry) {
 	done := e.refs == 0 && !e.cached
 	c.mu.Unlock()
 	if done {
-		unix.Close(e.fd)
+		c.closeFD(e.fd)
 	}
 }
 
@@ -117,7 +118,7 @@ func (c *fdCache) invalidate(fid wire.FID) {
 		}
 	}
 	c.mu.Unlock()
-	closeAll(fds)
+	c.closeAll(fds)
 }
 
 // close empties the cache for good; fds still held close on release.
@@ -132,7 +133,7 @@ func (c *fdCache) close() {
 		}
 	}
 	c.mu.Unlock()
-	closeAll(fds)
+	c.closeAll(fds)
 }
 
 // len is the number of cached fds.
@@ -197,8 +198,8 @@ func (c *fdCache) unlink(e *fdEntry) {
 	e.prev, e.next = nil, nil
 }
 
-func closeAll(fds []int) {
+func (c *fdCache) closeAll(fds []int) {
 	for _, fd := range fds {
-		unix.Close(fd)
+		c.closeFD(fd)
 	}
 }
