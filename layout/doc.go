@@ -66,6 +66,8 @@
 //
 // # Changes
 //
+// At create the MDT instantiates InitialComponents (the first component of
+// each mirror); later components are instantiated by layout intents.
 // Generation rules follow Lustre: AddComponent bumps Gen once per
 // component and derives the id from it (a new 3-component file has gen 3);
 // IntentWrite / IntentTrunc (PFL instantiation, FLR ro/sp -> wp with stale

@@ -264,6 +264,21 @@ func (l *Layout) Uninit(m uint16, end uint64) []int {
 	return idx
 }
 
+// InitialComponents returns the indexes of the components a new file gets
+// objects for at create: the first component of each mirror (a DoM
+// component is instantiated without objects). The rest are instantiated
+// lazily by layout intents.
+func (l *Layout) InitialComponents() []int {
+	var idx []int
+	for i := range l.Components {
+		c := &l.Components[i]
+		if (i == 0 || l.Components[i-1].MirrorID != c.MirrorID) && !c.IsInit() && c.Flags&Extension == 0 {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
 // AddComponent appends c to the layout as the next component of its mirror
 // and gives it a fresh id, as Lustre does: the generation is bumped and its
 // low 16 bits, if free, become the sequence. It returns the new id. The
