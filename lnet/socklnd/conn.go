@@ -1,0 +1,427 @@
+package socklnd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/stria-fs/stria/lnet"
+)
+
+const (
+	// controlReadBuf is the read buffer of CONTROL connections: many small
+	// frames per read system call.
+	controlReadBuf = 16 << 10
+	// bulkReadBuf is the read buffer of bulk connections: exactly one frame
+	// header and LNet header, so that a payload never lands in it and is read
+	// straight from the socket into the receiver's sink.
+	bulkReadBuf = FrameHeaderSize + lnet.HeaderSize
+	// ioChunk bounds one read or write between two deadline extensions, so
+	// that Timeout means "no progress for that long", as sock_timeout.
+	ioChunk = 4 << 20
+	// maxBatch bounds the messages gathered into one vectored write.
+	maxBatch = 64
+)
+
+// errConnClosed is what a connection's goroutines see when it was closed on
+// purpose (replaced, lost a race, peer restarted, NI closed).
+var errConnClosed = errors.New("socklnd: connection closed")
+
+// conn is one established TCP connection to a peer. It has a reader
+// goroutine (frames in, Host.Receive, wait for Rx.Recv) and, when it carries
+// our sends (CONTROL and BULK_OUT), a writer goroutine draining its slot's
+// queue. Both end when the connection closes; the first to fail detaches it
+// from its slot.
+type conn struct {
+	ni        *NI
+	peer      *peer
+	typ       connType // from our point of view
+	initiator lnet.NID // who dialled: used to break connect races
+	nc        net.Conn
+	br        *bufio.Reader
+
+	kick      chan struct{} // cap 1: the slot's queue grew
+	closing   chan struct{} // closed by close
+	closeOnce sync.Once
+	recvDone  chan error // cap 1: the current Rx's Recv finished (nil) or broke the stream
+
+	// Reader-owned (and owned by the Rx the reader hands out until it signals recvDone).
+	hbuf  [FrameHeaderSize + lnet.HeaderSize]byte
+	armed bool // a read deadline is set
+
+	// Writer-owned.
+	whdrs []byte
+	wbufs net.Buffers
+	chunk net.Buffers
+	batch []*lnet.Tx
+}
+
+func newConn(ni *NI, p *peer, typ connType, initiator lnet.NID, nc net.Conn) *conn {
+	size := controlReadBuf
+	if typ != connControl {
+		size = bulkReadBuf
+	}
+	return &conn{
+		ni:        ni,
+		peer:      p,
+		typ:       typ,
+		initiator: initiator,
+		nc:        nc,
+		br:        bufio.NewReaderSize(nc, size),
+		kick:      make(chan struct{}, 1),
+		closing:   make(chan struct{}),
+		recvDone:  make(chan error, 1),
+	}
+}
+
+// writes reports whether we send on this connection.
+func (c *conn) writes() bool { return c.typ != connBulkIn }
+
+// start runs the connection's goroutines. The caller holds a count on
+// ni.wg, so adding to it here cannot race with Close's Wait.
+func (c *conn) start() {
+	c.ni.wg.Add(1)
+	go c.readLoop()
+	if c.writes() {
+		c.ni.wg.Add(1)
+		go c.writeLoop()
+	}
+}
+
+func (c *conn) kickWriter() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close closes the socket and stops the goroutines; it does not touch the slot.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.closing)
+		_ = c.nc.Close()
+	})
+}
+
+// isClosing reports whether close has been called.
+func (c *conn) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail closes c because of err and, if c was still its slot's connection,
+// detaches it, fails the slot's queue and tells the Host when the peer has no
+// connection left.
+func (c *conn) fail(err error) {
+	c.close()
+	ni, p := c.ni, c.peer
+	ni.mu.Lock()
+	s := &p.slots[c.typ-1]
+	if s.conn != c {
+		ni.mu.Unlock()
+		return // replaced, or the NI is closing: whoever did that cleaned up
+	}
+	s.conn = nil
+	p.nconns--
+	last := p.nconns == 0
+	txs := s.queue
+	s.queue = nil
+	ni.mu.Unlock()
+
+	fields := []zap.Field{zap.Stringer("nid", p.nid), zap.Stringer("conn", c.typ), zap.String("reason", err.Error())}
+	if errors.Is(err, lnet.ErrProtocol) {
+		ni.log.Warn("closing connection", fields...)
+	} else {
+		ni.log.Info("connection lost", fields...)
+	}
+	for _, tx := range txs {
+		tx.Complete(fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, p.nid, err))
+	}
+	if last {
+		ni.host.PeerState(ni, p.nid, false, err)
+	}
+}
+
+// protocolError marks err as the peer's fault.
+func protocolError(err error) error { return fmt.Errorf("%w: %w", lnet.ErrProtocol, err) }
+
+// readErr classifies an error from reading inside a frame: the stream ended
+// or broke mid-frame.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("truncated frame: %w", err)
+}
+
+func (c *conn) readLoop() {
+	defer c.ni.wg.Done()
+	err := c.readFrames()
+	if c.isClosing() {
+		err = errConnClosed
+	}
+	c.fail(err)
+}
+
+// arm starts the clock on a frame that has not fully arrived.
+func (c *conn) arm() {
+	c.armed = true
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.ni.cfg.Timeout))
+}
+
+// disarm lets the connection idle again.
+func (c *conn) disarm() {
+	if c.armed {
+		c.armed = false
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+func (c *conn) readFrames() error {
+	var fh frameHeader
+	buf := c.hbuf[:]
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			return err // idle connection ended: not a truncated frame
+		}
+		if c.br.Buffered() < len(buf) {
+			c.arm()
+		}
+		if _, err := io.ReadFull(c.br, buf[:FrameHeaderSize]); err != nil {
+			return readErr(err)
+		}
+		if err := fh.decode(buf); err != nil {
+			return protocolError(err)
+		}
+		if fh.Type == frameNoop {
+			c.disarm()
+			continue
+		}
+		if _, err := io.ReadFull(c.br, buf[FrameHeaderSize:]); err != nil {
+			return readErr(err)
+		}
+		rx := &rx{c: c}
+		if err := rx.hdr.Decode(buf[FrameHeaderSize:]); err != nil {
+			return protocolError(err)
+		}
+		if rx.hdr.PayloadLen != fh.Length-lnet.HeaderSize {
+			return protocolError(fmt.Errorf("%w: frame of %d bytes for payload of %d", ErrBadLength, fh.Length, rx.hdr.PayloadLen))
+		}
+		if fh.Flags&flagChecksum != 0 && headerChecksum(buf[FrameHeaderSize:]) != fh.Cksum {
+			return protocolError(ErrChecksum)
+		}
+		c.ni.host.Receive(c.ni, c.peer.nid, &rx.hdr, rx)
+		select {
+		case err := <-c.recvDone:
+			if err != nil {
+				return err
+			}
+		case <-c.closing:
+			return errConnClosed
+		}
+		c.disarm()
+	}
+}
+
+// rx is the handle on one arrived message; its payload is still in the socket.
+type rx struct {
+	c    *conn
+	hdr  lnet.Header
+	used atomic.Bool
+}
+
+var _ lnet.Rx = (*rx)(nil)
+
+// Recv reads the first len(sink) bytes of the payload from the socket
+// straight into sink, discards the rest, calls done and lets the reader go
+// on to the next frame.
+func (r *rx) Recv(sink []byte, done func(error)) {
+	if !r.used.CompareAndSwap(false, true) {
+		done(fmt.Errorf("%w: Recv called twice", ErrRecvMisuse))
+		return
+	}
+	c, ni := r.c, r.c.ni
+	total := int(r.hdr.PayloadLen)
+	var misuse error
+	if len(sink) > total {
+		misuse = fmt.Errorf("%w: sink of %d bytes for a payload of %d", ErrRecvMisuse, len(sink), total)
+		sink = nil
+	}
+	err := c.readPayload(sink, total-len(sink))
+	switch {
+	case err != nil:
+		ni.dropCount.Add(1)
+		done(fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, c.peer.nid, err))
+	case misuse != nil:
+		ni.dropCount.Add(1)
+		done(misuse)
+	default:
+		ni.recvCount.Add(1)
+		ni.recvBytes.Add(uint64(len(sink)))
+		if len(sink) < total {
+			ni.dropCount.Add(1)
+		}
+		done(nil)
+	}
+	c.recvDone <- err
+}
+
+// readPayload reads len(sink) bytes into sink and then discards skip bytes,
+// extending the read deadline for every chunk that has not arrived yet.
+func (c *conn) readPayload(sink []byte, skip int) error {
+	for len(sink) > 0 {
+		n := min(len(sink), ioChunk)
+		if c.br.Buffered() < n {
+			c.arm()
+		}
+		if _, err := io.ReadFull(c.br, sink[:n]); err != nil {
+			return readErr(err)
+		}
+		sink = sink[n:]
+	}
+	for skip > 0 {
+		n := min(skip, ioChunk)
+		if c.br.Buffered() < n {
+			c.arm()
+		}
+		if _, err := io.CopyN(io.Discard, c.br, int64(n)); err != nil {
+			return readErr(err)
+		}
+		skip -= n
+	}
+	return nil
+}
+
+func (c *conn) writeLoop() {
+	defer c.ni.wg.Done()
+	for {
+		select {
+		case <-c.kick:
+		case <-c.closing:
+			return
+		}
+		for {
+			batch := c.take()
+			if len(batch) == 0 {
+				break
+			}
+			err := c.writeBatch(batch)
+			if err == nil {
+				for i, tx := range batch {
+					c.ni.sendCount.Add(1)
+					c.ni.sendBytes.Add(uint64(len(tx.Payload)))
+					tx.Complete(nil)
+					batch[i] = nil
+				}
+				continue
+			}
+			if c.isClosing() {
+				err = errConnClosed
+			}
+			cause := fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, c.peer.nid, err)
+			if c.ni.isClosed() {
+				cause = fmt.Errorf("socklnd: send to %v: %w", c.peer.nid, lnet.ErrClosed)
+			}
+			for i, tx := range batch {
+				tx.Complete(cause)
+				batch[i] = nil
+			}
+			c.fail(err)
+			return
+		}
+	}
+}
+
+// take moves up to maxBatch messages from the slot's queue into c.batch, or
+// none when c no longer owns the slot.
+func (c *conn) take() []*lnet.Tx {
+	ni := c.ni
+	ni.mu.Lock()
+	defer ni.mu.Unlock()
+	s := &c.peer.slots[c.typ-1]
+	if s.conn != c {
+		return nil
+	}
+	n := min(len(s.queue), maxBatch)
+	c.batch = append(c.batch[:0], s.queue[:n]...)
+	clear(s.queue[:n])
+	s.queue = s.queue[n:]
+	if len(s.queue) == 0 {
+		s.queue = nil
+	}
+	return c.batch
+}
+
+// writeBatch writes every message of batch with vectored writes: frame
+// header and LNet header from a scratch buffer, the payload from the
+// caller's buffer, never copied.
+func (c *conn) writeBatch(batch []*lnet.Tx) error {
+	const hsize = FrameHeaderSize + lnet.HeaderSize
+	if need := hsize * len(batch); cap(c.whdrs) < need {
+		c.whdrs = make([]byte, hsize*maxBatch)
+	}
+	bufs := c.wbufs[:0]
+	for i, tx := range batch {
+		h := c.whdrs[i*hsize : (i+1)*hsize]
+		fh := frameHeader{Type: frameLNet, Length: lnet.HeaderSize + uint32(len(tx.Payload))}
+		tx.Hdr.Encode(h[FrameHeaderSize:])
+		if c.ni.cfg.Checksum {
+			fh.Flags |= flagChecksum
+			fh.Cksum = headerChecksum(h[FrameHeaderSize:])
+		}
+		fh.encode(h)
+		bufs = append(bufs, h)
+		if len(tx.Payload) > 0 {
+			bufs = append(bufs, tx.Payload)
+		}
+	}
+	c.wbufs = bufs
+	err := c.writeAll(bufs)
+	clear(c.wbufs[:cap(c.wbufs)])
+	return err
+}
+
+// writeAll writes bufs in chunks of at most ioChunk bytes, each under a
+// fresh write deadline.
+func (c *conn) writeAll(bufs net.Buffers) error {
+	for len(bufs) > 0 {
+		chunk, n := c.chunk[:0], 0
+		for len(bufs) > 0 && n < ioChunk {
+			b := bufs[0]
+			if k := ioChunk - n; len(b) > k {
+				chunk = append(chunk, b[:k])
+				bufs[0] = b[k:]
+				n += k
+				break
+			}
+			chunk = append(chunk, b)
+			n += len(b)
+			bufs = bufs[1:]
+		}
+		c.chunk = chunk
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.ni.cfg.Timeout))
+		if _, err := chunk.WriteTo(c.nc); err != nil {
+			clear(c.chunk[:cap(c.chunk)])
+			return err
+		}
+	}
+	clear(c.chunk[:cap(c.chunk)])
+	return nil
+}
+
+func (ni *NI) isClosed() bool {
+	ni.mu.Lock()
+	defer ni.mu.Unlock()
+	return ni.closed
+}
