@@ -351,10 +351,10 @@ func (d *Dir) Punch(ctx context.Context, fid wire.FID, off, length int64) error 
 		return err
 	}
 	defer d.fds.release(e)
+	length = min(length, MaxObjectSize-min(off, MaxObjectSize)) // nothing lives past MaxObjectSize
 	if length == 0 {
 		return nil
 	}
-	length = min(length, MaxObjectSize-min(off, MaxObjectSize))
 	return d.accounted(fid, e.fd, 0, 0, func() error {
 		return d.punchHole(e.fd, fid, off, length)
 	})

@@ -18,7 +18,7 @@ import (
 type space struct {
 	capacity   int64        // bytes; 0: uncapped
 	maxObjects int64        // 0: uncapped
-	used       atomic.Int64 // bytes allocated to object files (data, xattr blocks, sidecars)
+	used       atomic.Int64 // st_blocks of the object files (data and xattr blocks; sidecars are not charged)
 	objects    atomic.Int64
 }
 
@@ -89,14 +89,15 @@ func (d *Dir) scanSpace() (*space, error) {
 				return nil, mapErrno(err)
 			}
 			for _, e := range ents {
+				if strings.Contains(e.Name(), ".") {
+					continue // sidecars and temporaries are not charged
+				}
 				var st unix.Stat_t
 				if err := unix.Lstat(filepath.Join(p, e.Name()), &st); err != nil {
 					continue
 				}
 				s.used.Add(st.Blocks * BlockSize)
-				if !strings.Contains(e.Name(), ".") {
-					s.objects.Add(1)
-				}
+				s.objects.Add(1)
 			}
 		}
 	}

@@ -173,3 +173,55 @@ func TestMapErrno(t *testing.T) {
 		t.Error("nil mapped to an error")
 	}
 }
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestDirNoFDLeak: after Close, every descriptor the store opened is closed.
+func TestDirNoFDLeak(t *testing.T) {
+	before := openFDs(t)
+	dir := t.TempDir()
+	if _, err := Format(dir, Label{FSName: "testfs"}, false); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDir(dir, Options{MaxOpenFiles: 8, Capacity: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for i := uint32(1); i <= 20; i++ {
+		f := wire.FID{Seq: 0x2c0000400, Oid: i}
+		if err := d.Create(ctx, f, Attr{UID: 1, Valid: AttrUID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.WriteAt(ctx, f, []byte("data"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.GetAttr(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if err := d.Destroy(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, _, err := d.Precreate(ctx, 0x2c0000401, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DestroyOrphans(ctx, 0x2c0000401, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFDs(t); after != before {
+		t.Fatalf("%d descriptors open before, %d after Close", before, after)
+	}
+}

@@ -145,6 +145,9 @@ func testPunch(t *testing.T, s osd.Store) {
 	if err := s.Punch(ctx, f, 0, 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Punch(ctx, f, 1<<60, mib); err != nil {
+		t.Fatalf("punch past the largest object: %v", err)
+	}
 	wantSize(t, s, f, mib)
 	wantBytes(t, "after no-op punches", read(t, s, f, 0, mib), model)
 }
