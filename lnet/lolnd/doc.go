@@ -33,8 +33,9 @@
 // lnet.ErrClosed, waits for Receive calls into its host to return and for its
 // delivery goroutines to exit. A delivery waiting for an Rx.Recv that the
 // receiving host holds back (netfault delays) is abandoned when either side
-// closes: the Tx completes with ErrClosed and a late Recv gets ErrClosed
-// without touching the sender's buffer.
+// closes: the Tx completes with lnet.ErrPeerDown (the receiver closed) or
+// lnet.ErrClosed (the sender closed), and a late Recv gets ErrClosed without
+// touching the sender's buffer.
 //
 // # Locks
 //

@@ -191,9 +191,9 @@ func (n *ni) deliver(num uint32, tx *lnet.Tx) {
 	select {
 	case <-r.done:
 	case <-n.closing:
-		r.abandon()
+		r.abandon(fmt.Errorf("%w: %v closed before %v took the message", lnet.ErrClosed, n.nid, dst.nid))
 	case <-dst.closing:
-		r.abandon()
+		r.abandon(fmt.Errorf("%w: %v closed before taking the message", lnet.ErrPeerDown, dst.nid))
 	}
 	size := uint64(len(tx.Payload))
 	n.mu.Lock()
@@ -304,7 +304,7 @@ func (r *rx) Recv(sink []byte, done func(error)) {
 }
 
 // abandon gives up on a message the receiver has not taken.
-func (r *rx) abandon() {
+func (r *rx) abandon(err error) {
 	r.mu.Lock()
 	waiting := r.state == 0
 	if waiting {
@@ -312,6 +312,6 @@ func (r *rx) abandon() {
 	}
 	r.mu.Unlock()
 	if waiting {
-		r.tx.Complete(fmt.Errorf("%w: receiver did not take the message", lnet.ErrClosed))
+		r.tx.Complete(err)
 	}
 }
