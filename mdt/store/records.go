@@ -41,10 +41,10 @@ type Inode struct {
 }
 
 // Type returns the file type bits of the mode.
-func (i *Inode) Type() uint32 { return i.Mode & TypeMask }
+func (i Inode) Type() uint32 { return i.Mode & TypeMask }
 
 // IsDir reports whether the inode is a directory.
-func (i *Inode) IsDir() bool { return i.Type() == TypeDir }
+func (i Inode) IsDir() bool { return i.Type() == TypeDir }
 
 // File type bits, as Linux (syscall.S_IF*), kept here so the schema does not
 // depend on the build platform.

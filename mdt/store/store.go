@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -375,9 +374,6 @@ func (s *Store) Check(ctx context.Context) error {
 		return t.check()
 	})
 }
-
-// fidPrefixed reports whether key k begins with the FID key fk.
-func fidPrefixed(k []byte, fk []byte) bool { return bytes.HasPrefix(k, fk) }
 
 // localFID is for the check of local allocations.
 func (t *Tx) checkAllocated(f wire.FID) error {

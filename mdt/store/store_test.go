@@ -474,3 +474,52 @@ func TestConcurrentCreatesGroupCommit(t *testing.T) {
 		t.Fatalf("%d transnos, last committed %d", len(seen), s.LastCommitted())
 	}
 }
+
+// TestUpdateCancelWhilePending cancels an operation that waits in a group
+// still being gathered: it returns ctx.Err() and never runs; the group
+// commits without it.
+func TestUpdateCancelWhilePending(t *testing.T) {
+	s := newStore(t, label0, Options{NoSync: true, MaxBatch: 3, BatchDelay: time.Hour})
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Update(context.Background(), createOp(wire.RootFID, "first", nil))
+		first <- err
+	}()
+	cctx, cancel := context.WithCancel(context.Background())
+	cancelled := make(chan error, 1)
+	ran := make(chan struct{}, 1)
+	go func() {
+		_, err := s.Update(cctx, func(*Tx) error { ran <- struct{}{}; return nil })
+		cancelled <- err
+	}()
+	cancel()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled op: %v", err)
+	}
+	// Fill the group: two more, in case the cancelled one never reached
+	// it. If it did, one of them waits in the next group, which Close
+	// commits (or refuses, if it comes after Close).
+	more := make(chan error, 2)
+	for _, n := range []string{"second", "third"} {
+		go func() {
+			_, err := s.Update(context.Background(), createOp(wire.RootFID, n, nil))
+			more <- err
+		}()
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-more; err != nil && !errors.Is(err, ErrClosed) {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-ran:
+		t.Fatal("a cancelled operation ran")
+	default:
+	}
+}

@@ -269,6 +269,26 @@ func (t *Tx) Dirents(parent wire.FID, from uint64, fn func(pos uint64, name stri
 	return nil
 }
 
+// AllDirents calls fn for every directory entry of the store, directory by
+// directory, until fn returns false (for checkers).
+func (t *Tx) AllDirents(fn func(parent wire.FID, name string, d Dirent) bool) error {
+	c := t.dirents.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		parent, _, name, err := parseDirentKey(k)
+		if err != nil {
+			return err
+		}
+		d, err := DecodeDirent(v)
+		if err != nil {
+			return fmt.Errorf("dirent %v/%q: %w", parent, name, err)
+		}
+		if !fn(parent, name, d) {
+			return nil
+		}
+	}
+	return nil
+}
+
 // HasDirents reports whether directory parent has any entry.
 func (t *Tx) HasDirents(parent wire.FID) bool {
 	prefix := direntPrefix(parent)
@@ -379,9 +399,6 @@ func (t *Tx) Links(f wire.FID, fn func(parent wire.FID, name string) bool) error
 func (t *Tx) AddOrphan(f wire.FID, o Orphan) error {
 	return t.put(t.orphans, fidKey(f), AppendOrphan(nil, o))
 }
-
-// RemoveOrphan forgets orphan f (for an orphan given a name again).
-func (t *Tx) RemoveOrphan(f wire.FID) error { return t.del(t.orphans, fidKey(f)) }
 
 // IsOrphan reports whether f is recorded as an orphan.
 func (t *Tx) IsOrphan(f wire.FID) bool { return t.orphans.Get(fidKey(f)) != nil }

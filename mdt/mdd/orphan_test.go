@@ -1,0 +1,169 @@
+package mdd
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/stria-fs/stria/mdt/store"
+	"github.com/stria-fs/stria/wire"
+)
+
+func TestOrphanUntilLastClose(t *testing.T) {
+	e := newEnv(t)
+	f, _, err := e.m.Create(ctx, root, wire.RootFID, "f", CreateArgs{Mode: 0o644, Layout: []byte("objs"), Open: true})
+	mustOK(t, "create+open", err)
+	_, err = e.m.Open(ctx, root, f.FID, os.O_RDWR)
+	mustOK(t, "second open", err)
+	r, tn, err := e.m.Unlink(ctx, root, wire.RootFID, "f")
+	if err != nil || !r.Orphan || r.Destroyed || r.Layout != nil || tn == 0 {
+		t.Fatalf("unlink of an open file: %+v %d %v", r, tn, err)
+	}
+	a := e.attr(f.FID)
+	if a.Nlink != 0 {
+		t.Fatalf("orphan nlink %d", a.Nlink)
+	}
+	_, _, err = e.m.Link(ctx, root, f.FID, wire.RootFID, "back")
+	wantErrno(t, "link an orphan", err, syscall.ENOENT)
+	_, err = e.m.SetXattr(ctx, root, f.FID, "user.x", []byte("still usable"), 0)
+	mustOK(t, "setxattr on an orphan", err)
+	r, tn, err = e.m.Close(ctx, f.FID)
+	if err != nil || r.Destroyed || tn != 0 {
+		t.Fatalf("first close: %+v %d %v", r, tn, err)
+	}
+	r, tn, err = e.m.Close(ctx, f.FID)
+	if err != nil || !r.Destroyed || string(r.Layout) != "objs" || tn == 0 {
+		t.Fatalf("last close: %+v %d %v", r, tn, err)
+	}
+	_, err = e.m.GetAttr(ctx, f.FID)
+	wantErrno(t, "getattr after last close", err, syscall.ENOENT)
+	// Closing a file that is not an orphan destroys nothing.
+	g, _, err := e.m.Create(ctx, root, wire.RootFID, "g", CreateArgs{Open: true})
+	mustOK(t, "create", err)
+	if r, tn, err := e.m.Close(ctx, g.FID); err != nil || r.Destroyed || tn != 0 {
+		t.Fatalf("close of a linked file: %+v %d %v", r, tn, err)
+	}
+}
+
+func TestOrphanSurvivesRestartAndIsSwept(t *testing.T) {
+	e := newEnv(t)
+	var fids []wire.FID
+	for _, n := range []string{"a", "b"} {
+		f, _, err := e.m.Create(ctx, root, wire.RootFID, n, CreateArgs{Layout: []byte("L-" + n), Open: true})
+		mustOK(t, "create", err)
+		_, _, err = e.m.Unlink(ctx, root, wire.RootFID, n)
+		mustOK(t, "unlink", err)
+		fids = append(fids, f.FID)
+	}
+	e.restart()
+	for _, f := range fids {
+		if a := e.attr(f); a.Nlink != 0 {
+			t.Fatalf("orphan %v after restart: %+v", f, a)
+		}
+	}
+	// A replayed open (recovery) takes b again; the sweep spares it.
+	_, err := e.m.Open(ctx, root, fids[1], os.O_RDONLY)
+	mustOK(t, "replayed open of an orphan", err)
+	swept, tn, err := e.m.SweepOrphans(ctx)
+	if err != nil || len(swept) != 1 || !swept[0].Destroyed || string(swept[0].Layout) != "L-a" || tn == 0 {
+		t.Fatalf("sweep: %+v %d %v", swept, tn, err)
+	}
+	_, err = e.m.GetAttr(ctx, fids[0])
+	wantErrno(t, "swept orphan", err, syscall.ENOENT)
+	mustOK(t, "check after sweep", e.m.Check(ctx))
+	r, _, err := e.m.Close(ctx, fids[1])
+	if err != nil || !r.Destroyed || string(r.Layout) != "L-b" {
+		t.Fatalf("close of the replayed orphan: %+v %v", r, err)
+	}
+	if swept, tn, err := e.m.SweepOrphans(ctx); err != nil || len(swept) != 0 || tn != 0 {
+		t.Fatalf("empty sweep: %v %d %v", swept, tn, err)
+	}
+}
+
+func TestCheckFindsBrokenNamespace(t *testing.T) {
+	for name, breakIt := range map[string]func(t *store.Tx, f wire.FID) error{
+		"nlink too high": func(t *store.Tx, f wire.FID) error {
+			ino, _ := t.Inode(f)
+			ino.Nlink++
+			return t.PutInode(f, &ino)
+		},
+		"dangling entry": func(t *store.Tx, f wire.FID) error {
+			return t.PutDirent(wire.RootFID, "dangling", store.Dirent{FID: wire.FID{Seq: wire.SeqNormalStart, Oid: 500}, Type: 8})
+		},
+		"entry without link": func(t *store.Tx, f wire.FID) error { return t.RemoveLink(f, wire.RootFID, "f") },
+		"root nlink": func(t *store.Tx, f wire.FID) error {
+			ino, _ := t.Inode(wire.RootFID)
+			ino.Nlink = 7
+			return t.PutInode(wire.RootFID, &ino)
+		},
+		"unopened orphan after sweep": func(t *store.Tx, f wire.FID) error {
+			if err := t.DeleteDirent(wire.RootFID, "f"); err != nil {
+				return err
+			}
+			if err := t.RemoveLink(f, wire.RootFID, "f"); err != nil {
+				return err
+			}
+			ino, _ := t.Inode(f)
+			ino.Nlink = 0
+			if err := t.PutInode(f, &ino); err != nil {
+				return err
+			}
+			return t.AddOrphan(f, store.Orphan{})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := &env{t: t, path: t.TempDir() + "/mdt.db"}
+			mustOK(t, "format", Format(e.path, store.Label{FSName: "t", UUID: "u"}, store.FormatOptions{NoSync: true}))
+			e.open()
+			defer e.s.Close()
+			f := e.create(root, wire.RootFID, "f")
+			_, _, err := e.m.SweepOrphans(ctx)
+			mustOK(t, "sweep", err)
+			mustOK(t, "check", e.m.Check(ctx))
+			if _, err := e.s.Update(ctx, func(t *store.Tx) error { return breakIt(t, f.FID) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.m.Check(ctx); !errors.Is(err, ErrInvariant) {
+				t.Fatalf("check: %v, want ErrInvariant", err)
+			}
+		})
+	}
+}
+
+// TestRemoteObjects: entries and FIDs that the FLD puts on MDT0001.
+func TestRemoteObjects(t *testing.T) {
+	e := newEnv(t)
+	var remote wire.FID
+	_, err := e.s.Update(ctx, func(t *store.Tx) error {
+		r, err := t.GrantSuperSeq(store.FLDMDT, 1)
+		if err != nil {
+			return err
+		}
+		remote = wire.FID{Seq: r.Start, Oid: 1}
+		// A remote directory: its entry lives here, its inode on MDT0001.
+		return t.PutDirent(wire.RootFID, "remote", store.Dirent{FID: remote, Type: dtDir})
+	})
+	mustOK(t, "grant", err)
+	a, err := e.m.Lookup(ctx, root, wire.RootFID, "remote")
+	if !errors.Is(err, ErrRemote) || !errors.Is(err, syscall.EREMOTE) || a.FID != remote || !a.IsDir() {
+		t.Fatalf("lookup of a remote entry: %+v %v", a, err)
+	}
+	_, err = e.m.GetAttr(ctx, remote)
+	wantErrno(t, "getattr of a remote FID", err, syscall.EREMOTE)
+	_, _, err = e.m.Create(ctx, root, remote, "x", CreateArgs{})
+	wantErrno(t, "create in a remote dir", err, syscall.EREMOTE)
+	_, _, err = e.m.Unlink(ctx, root, wire.RootFID, "remote")
+	wantErrno(t, "unlink a remote entry", err, syscall.EXDEV)
+	f := e.create(root, wire.RootFID, "f")
+	_, _, err = e.m.Rename(ctx, root, wire.RootFID, "f", remote, "f", 0)
+	wantErrno(t, "rename into a remote dir", err, syscall.EXDEV)
+	_, _, err = e.m.Link(ctx, root, remote, wire.RootFID, "l")
+	wantErrno(t, "link a remote inode", err, syscall.EXDEV)
+	_, _, err = e.m.Create(ctx, root, wire.RootFID, "y", CreateArgs{FID: wire.FID{Seq: remote.Seq, Oid: 9}})
+	wantErrno(t, "create with another MDT's FID", err, syscall.EINVAL)
+	_ = f
+	// Clean up the remote entry for the check (its MDT is not here).
+	_, err = e.s.Update(ctx, func(t *store.Tx) error { return t.DeleteDirent(wire.RootFID, "remote") })
+	mustOK(t, "cleanup", err)
+}
