@@ -23,6 +23,7 @@ var rank = map[string]int{
 	"ptlrpc":         2,
 	"ldlm":           3,
 	"obd":            3,
+	"mgc":            3,
 	"layout":         3,
 	"mgs":            4,
 	"mdt":            4,
