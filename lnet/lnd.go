@@ -113,6 +113,7 @@ type Tx struct {
 	OnReplyDone func(tx *Tx, n int, err error)
 
 	once sync.Once
+	m    *msg // LNet's state for a Tx LNet made
 }
 
 // Complete reports that tx has left (or failed to leave) and its payload may

@@ -223,8 +223,7 @@ func (ln *LNet) PickNID(candidates []NID) (peer, local NID, ok bool) {
 
 // route picks the NI that reaches dst and the source NID to put in the header.
 func (ln *LNet) route(dst NID) (*niState, NID, error) {
-	if ns, ok := ln.local[dst]; ok {
-		_ = ns
+	if _, ok := ln.local[dst]; ok {
 		return ln.lo, dst, nil
 	}
 	if ns, ok := ln.byNet[dst.Net]; ok {
@@ -314,8 +313,14 @@ func (q *fifo[T]) pop() (T, bool) {
 	x := q.items[q.head]
 	q.items[q.head] = zero
 	q.head++
-	if q.head == len(q.items) {
+	switch {
+	case q.head == len(q.items):
 		q.items, q.head = q.items[:0], 0
+	case q.head >= 64 && 2*q.head >= len(q.items):
+		// Under steady traffic the queue never empties: reclaim the front.
+		k := copy(q.items, q.items[q.head:])
+		clear(q.items[k:])
+		q.items, q.head = q.items[:k], 0
 	}
 	return x, true
 }

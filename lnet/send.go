@@ -34,9 +34,16 @@ type msg struct {
 
 func (ln *LNet) newMsg(kind msgKind, ns *niState, h *MDHandle) *msg {
 	m := &msg{ln: ln, kind: kind, ns: ns, md: h}
-	m.tx.OnComplete = m.complete
+	m.tx.m = m
+	m.tx.OnComplete = txComplete
 	return m
 }
+
+// txComplete and txReplyDone are LNet's Tx callbacks; plain functions, so
+// that setting them allocates nothing.
+func txComplete(tx *Tx, err error) { tx.m.complete(err) }
+
+func txReplyDone(tx *Tx, n int, err error) { tx.m.replyDone(n, err) }
 
 // Put sends md's buffer to a.Target's portal. md's handler hears EventSend,
 // then EventAck if a.Ack was set (the ACK may also arrive before the SEND
@@ -90,7 +97,7 @@ func (ln *LNet) Get(h *MDHandle, a GetArgs) error {
 		MatchBits: a.MatchBits, Portal: a.Portal, Offset: a.Offset, Length: uint32(len(h.md.Buf)),
 	}
 	m.tx.ReplySink = h.md.Buf
-	m.tx.OnReplyDone = m.replyDone
+	m.tx.OnReplyDone = txReplyDone
 	m.ev = Event{
 		Type: EventSend, Initiator: ProcessID{NID: src, PID: ln.pid},
 		MatchBits: a.MatchBits, RLength: uint32(len(h.md.Buf)), Offset: a.Offset,
@@ -200,7 +207,7 @@ func (ln *LNet) drain() {
 }
 
 // complete is the Tx's OnComplete: the message has left (or failed).
-func (m *msg) complete(_ *Tx, err error) {
+func (m *msg) complete(err error) {
 	ln := m.ln
 	ln.mu.Lock()
 	ln.returnCreditsLocked(m)
@@ -252,7 +259,7 @@ func (m *msg) complete(_ *Tx, err error) {
 // replyDone is the Tx's OnReplyDone: an LND placed the REPLY's data straight
 // into ReplySink (o2iblnd). LNDs call it before Complete, so the GET still
 // holds its reference on the MD.
-func (m *msg) replyDone(_ *Tx, n int, err error) {
+func (m *msg) replyDone(n int, err error) {
 	ln := m.ln
 	h := m.md
 	ln.mu.Lock()

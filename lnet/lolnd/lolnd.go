@@ -116,8 +116,11 @@ type ni struct {
 type pair struct {
 	src *ni
 	dst uint32
+	sig chan struct{} // cap 1: the message being delivered was received
+
 	// Guarded by src.mu.
 	queue   []*lnet.Tx
+	head    int  // queue[head:] is waiting
 	running bool // a goroutine is delivering the queue
 }
 
@@ -138,7 +141,7 @@ func (n *ni) Send(tx *lnet.Tx) {
 	num := tx.Dest.LoNum()
 	p := n.pairs[num]
 	if p == nil {
-		p = &pair{src: n, dst: num}
+		p = &pair{src: n, dst: num, sig: make(chan struct{}, 1)}
 		n.pairs[num] = p
 	}
 	p.queue = append(p.queue, tx)
@@ -155,23 +158,29 @@ func (p *pair) run() {
 	defer n.wg.Done()
 	for {
 		n.mu.Lock()
-		if len(p.queue) == 0 {
+		if p.head == len(p.queue) {
 			p.running = false
-			p.queue = nil
+			p.queue, p.head = p.queue[:0], 0
 			n.mu.Unlock()
 			return
 		}
-		tx := p.queue[0]
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
+		tx := p.queue[p.head]
+		p.queue[p.head] = nil
+		p.head++
+		if p.head >= 64 && 2*p.head >= len(p.queue) {
+			// Under steady traffic the queue never empties: reclaim the front.
+			k := copy(p.queue, p.queue[p.head:])
+			clear(p.queue[k:])
+			p.queue, p.head = p.queue[:k], 0
+		}
 		n.mu.Unlock()
-		n.deliver(p.dst, tx)
+		n.deliver(p, tx)
 	}
 }
 
 // deliver hands tx to the destination's host and waits until it is received.
-func (n *ni) deliver(num uint32, tx *lnet.Tx) {
-	dst := n.f.acquire(num)
+func (n *ni) deliver(p *pair, tx *lnet.Tx) {
+	dst := n.f.acquire(p.dst)
 	if dst == nil {
 		n.mu.Lock()
 		n.st.DropCount++
@@ -184,16 +193,19 @@ func (n *ni) deliver(num uint32, tx *lnet.Tx) {
 	}
 	n.notePeer(dst.nid)
 	dst.notePeer(n.nid)
-	r := &rx{tx: tx, done: make(chan struct{})}
-	hdr := tx.Hdr
-	dst.host.Receive(dst, n.nid, &hdr, r)
+	r := &rx{tx: tx, hdr: tx.Hdr, sig: p.sig}
+	dst.host.Receive(dst, n.nid, &r.hdr, r)
 	dst.inflight.Done()
 	select {
-	case <-r.done:
+	case <-p.sig:
 	case <-n.closing:
-		r.abandon(fmt.Errorf("%w: %v closed before %v took the message", lnet.ErrClosed, n.nid, dst.nid))
+		if !r.abandon(fmt.Errorf("%w: %v closed before %v took the message", lnet.ErrClosed, n.nid, dst.nid)) {
+			<-p.sig
+		}
 	case <-dst.closing:
-		r.abandon(fmt.Errorf("%w: %v closed before taking the message", lnet.ErrPeerDown, dst.nid))
+		if !r.abandon(fmt.Errorf("%w: %v closed before taking the message", lnet.ErrPeerDown, dst.nid)) {
+			<-p.sig
+		}
 	}
 	size := uint64(len(tx.Payload))
 	n.mu.Lock()
@@ -250,8 +262,9 @@ func (n *ni) Close() error {
 	close(n.closing)
 	var queued []*lnet.Tx
 	for _, p := range n.pairs {
-		queued = append(queued, p.queue...)
-		p.queue = nil
+		queued = append(queued, p.queue[p.head:]...)
+		clear(p.queue)
+		p.queue, p.head = p.queue[:0], 0
 	}
 	n.mu.Unlock()
 	for _, tx := range queued {
@@ -280,8 +293,9 @@ func (n *ni) Status() lnet.NIStatus {
 
 // rx is one delivered message whose payload the receiver has not yet taken.
 type rx struct {
-	tx   *lnet.Tx
-	done chan struct{} // closed once Recv has completed tx
+	tx  *lnet.Tx
+	hdr lnet.Header   // the copy the host sees
+	sig chan struct{} // the pair's: signalled once Recv has completed tx
 
 	mu    sync.Mutex // guards state; held while copying so abandon waits for the copy
 	state uint8      // 0 waiting, 1 received, 2 abandoned
@@ -300,11 +314,13 @@ func (r *rx) Recv(sink []byte, done func(error)) {
 	r.mu.Unlock()
 	done(nil)
 	r.tx.Complete(nil)
-	close(r.done)
+	r.sig <- struct{}{}
 }
 
-// abandon gives up on a message the receiver has not taken.
-func (r *rx) abandon(err error) {
+// abandon gives up on a message the receiver has not taken, completing its
+// Tx with err. It returns false if the receiver took it after all (its
+// signal is then on its way).
+func (r *rx) abandon(err error) bool {
 	r.mu.Lock()
 	waiting := r.state == 0
 	if waiting {
@@ -314,4 +330,5 @@ func (r *rx) abandon(err error) {
 	if waiting {
 		r.tx.Complete(err)
 	}
+	return waiting
 }
