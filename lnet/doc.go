@@ -58,7 +58,12 @@
 // Handlers run on LND and LNet goroutines (and on the caller's goroutine for
 // Unlink and Close) and must not block. LNet calls one MD's handler from one
 // goroutine at a time, in the order it decided the events, with no lock held:
-// a handler may call Put, Get, Attach and Unlink.
+// a handler may call Put, Get, Attach and Unlink, but not Close (Close waits
+// for the LND goroutines a handler may be running on).
+//
+// The bytes a PUT or REPLY moved are the handler's to read once it heard the
+// event. With MDManageRemote two initiators may aim at the same bytes; LNet
+// does not serialise them (nor does Lustre).
 //
 // # Credits
 //
