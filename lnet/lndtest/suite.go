@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,16 +34,16 @@ func Run(t *testing.T, h Harness) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			checkLeaks(t)
+			CheckLeaks(t)
 			c.run(&env{t: t, h: h})
 		})
 	}
 }
 
-// checkLeaks arranges for t to fail if, once everything t started has been
+// CheckLeaks arranges for t to fail if, once everything t started has been
 // cleaned up, more goroutines run than now. Call it before starting anything,
 // so that its cleanup runs last.
-func checkLeaks(t *testing.T) {
+func CheckLeaks(t *testing.T) {
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
 		deadline := time.Now().Add(5 * time.Second)
@@ -255,16 +254,3 @@ func awaitMsgs(t testing.TB, rec *Recorder, what string, n int, f func(m *Msg) b
 
 // isPeerDown reports whether err says the peer is unreachable.
 func isPeerDown(err error) bool { return errors.Is(err, lnet.ErrPeerDown) }
-
-// stacks returns the stacks of every goroutine whose stack mentions sub.
-func stacks(sub string) string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, sub) {
-			out = append(out, g)
-		}
-	}
-	return strings.Join(out, "\n\n")
-}

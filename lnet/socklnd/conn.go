@@ -134,7 +134,9 @@ func (c *conn) fail(err error) {
 	}
 	s.conn = nil
 	p.nconns--
-	last := p.nconns == 0
+	if p.nconns == 0 {
+		ni.notePeerLocked(p.nid, false, err)
+	}
 	txs := s.queue
 	s.queue = nil
 	ni.mu.Unlock()
@@ -148,9 +150,7 @@ func (c *conn) fail(err error) {
 	for _, tx := range txs {
 		tx.Complete(fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, p.nid, err))
 	}
-	if last {
-		ni.host.PeerState(ni, p.nid, false, err)
-	}
+	ni.flushEvents()
 }
 
 // protocolError marks err as the peer's fault.

@@ -135,31 +135,18 @@ func (ni *NI) passive(nc net.Conn) {
 			zap.String("reason", verdict.reason))
 		_ = nc.Close()
 	case err != nil:
-		verdict.alive = false
 		c.fail(fmt.Errorf("writing hello: %w", err))
 	default:
 		_ = nc.SetDeadline(time.Time{})
 		c.start()
 	}
-	verdict.notify(ni, h.Src)
+	ni.flushEvents()
 }
 
-// verdict is the outcome of admitting a connection: what to tell the Host
-// and, when the connection was refused, why.
+// verdict says why admit refused a connection.
 type verdict struct {
 	race   bool // refused: we keep the connection we initiated
 	reason string
-	stale  bool // the peer's incarnation changed
-	alive  bool // the peer had no connection before this one
-}
-
-func (v verdict) notify(ni *NI, nid lnet.NID) {
-	if v.stale {
-		ni.host.PeerState(ni, nid, false, fmt.Errorf("%w: %v", lnet.ErrStalePeer, nid))
-	}
-	if v.alive {
-		ni.host.PeerState(ni, nid, true, nil)
-	}
 }
 
 // admit decides, under ni.mu, whether the handshaken socket nc becomes the
@@ -185,7 +172,7 @@ func (ni *NI) admit(nc net.Conn, h hello, typ connType, initiator lnet.NID) (*co
 	}
 	p := ni.peerLocked(h.Src)
 	if p.inc != 0 && p.inc != h.SrcInc {
-		v.stale = true
+		ni.notePeerLocked(p.nid, false, fmt.Errorf("%w: %v", lnet.ErrStalePeer, p.nid))
 		for i := range p.slots {
 			s := &p.slots[i]
 			if s.conn != nil {
@@ -219,7 +206,9 @@ func (ni *NI) admit(nc net.Conn, h hello, typ connType, initiator lnet.NID) (*co
 	}
 	c := newConn(ni, p, typ, initiator, nc)
 	s.conn = c
-	v.alive = p.nconns == 0
+	if p.nconns == 0 {
+		ni.notePeerLocked(p.nid, true, nil)
+	}
 	p.nconns++
 	if len(s.queue) > 0 {
 		c.kickWriter()
@@ -350,13 +339,14 @@ func (ni *NI) dialOnce(p *peer, typ connType, deadline time.Time) error {
 		ni.mu.Unlock()
 		c.start()
 	}
-	v.notify(ni, p.nid)
+	ni.flushEvents()
 	return nil
 }
 
 // dialFailed ends a connection attempt that failed with err: the slot's
 // queued messages fail and the back-off grows.
 func (ni *NI) dialFailed(p *peer, typ connType, err error) {
+	cause := fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, p.nid, err)
 	ni.mu.Lock()
 	s := &p.slots[typ-1]
 	s.dialing = false
@@ -368,10 +358,11 @@ func (ni *NI) dialFailed(p *peer, typ connType, err error) {
 		p.backoff = min(2*p.backoff, ni.cfg.ReconnectMax)
 		p.lastErr = err
 	}
-	down := p.nconns == 0
+	if p.nconns == 0 {
+		ni.notePeerLocked(p.nid, false, cause)
+	}
 	ni.mu.Unlock()
 
-	cause := fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, p.nid, err)
 	if closed {
 		cause = fmt.Errorf("socklnd: send to %v: %w", p.nid, lnet.ErrClosed)
 	} else {
@@ -384,7 +375,5 @@ func (ni *NI) dialFailed(p *peer, typ connType, err error) {
 	for _, tx := range txs {
 		tx.Complete(cause)
 	}
-	if down && !closed {
-		ni.host.PeerState(ni, p.nid, false, cause)
-	}
+	ni.flushEvents()
 }

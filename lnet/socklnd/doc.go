@@ -92,6 +92,10 @@
 //
 // One mutex per NI (NI.mu) guards peers, slots, queues and the closed flag.
 // It is never held while calling the Host, completing a Tx, or doing socket
-// I/O, so Host callbacks may call Send. Host.Receive and Rx.Recv's done run
-// on a reader goroutine (done on whichever goroutine calls Recv).
+// I/O, so Host callbacks may call Send. Host.Receive runs on the reader
+// goroutine, Rx.Recv's done on whichever goroutine calls Recv. Changes of a
+// peer's reachability are recorded under NI.mu as they happen and handed to
+// Host.PeerState in that order by one goroutine at a time (flushEvents), so
+// the Host never hears "up" after a later "down"; none reaches it after
+// Close.
 package socklnd

@@ -57,10 +57,12 @@ type NI struct {
 	// mu guards the fields below and every peer, slot and conn field marked
 	// "under ni.mu". It is never held while calling the Host, completing a
 	// Tx or doing socket I/O. It is the only lock of the NI.
-	mu      sync.Mutex
-	closed  bool
-	peers   map[lnet.NID]*peer
-	pending map[net.Conn]struct{} // sockets in handshake; Close closes them
+	mu       sync.Mutex
+	closed   bool
+	peers    map[lnet.NID]*peer
+	pending  map[net.Conn]struct{} // sockets in handshake; Close closes them
+	events   []peerEvent           // PeerState calls not yet made, in the order of the changes
+	flushing bool                  // a goroutine is making them
 
 	sendCount, recvCount, dropCount atomic.Uint64
 	sendBytes, recvBytes            atomic.Uint64
@@ -270,6 +272,7 @@ func (ni *NI) Close() error {
 		}
 		p.nconns = 0
 	}
+	ni.events = nil // the Host hears nothing more
 	pending := make([]net.Conn, 0, len(ni.pending))
 	for nc := range ni.pending {
 		pending = append(pending, nc)
@@ -314,6 +317,45 @@ func (ni *NI) Status() lnet.NIStatus {
 		RecvBytes:  ni.recvBytes.Load(),
 		Peers:      npeers,
 	}
+}
+
+// peerEvent is one Host.PeerState call to make.
+type peerEvent struct {
+	nid   lnet.NID
+	alive bool
+	err   error
+}
+
+// notePeerLocked records a change of a peer's reachability for the Host.
+// Changes are recorded under ni.mu as they happen, so the Host hears them in
+// that order, whichever goroutines make the calls (see flushEvents).
+func (ni *NI) notePeerLocked(nid lnet.NID, alive bool, err error) {
+	if !ni.closed {
+		ni.events = append(ni.events, peerEvent{nid: nid, alive: alive, err: err})
+	}
+}
+
+// flushEvents makes the PeerState calls recorded so far, unless another
+// goroutine is at it already (it will make ours too). Only the NI's own
+// goroutines call it, so none runs after Close returns.
+func (ni *NI) flushEvents() {
+	ni.mu.Lock()
+	if ni.flushing {
+		ni.mu.Unlock()
+		return
+	}
+	ni.flushing = true
+	for len(ni.events) > 0 {
+		evs := ni.events
+		ni.events = nil
+		ni.mu.Unlock()
+		for _, ev := range evs {
+			ni.host.PeerState(ni, ev.nid, ev.alive, ev.err)
+		}
+		ni.mu.Lock()
+	}
+	ni.flushing = false
+	ni.mu.Unlock()
 }
 
 // nidLess orders NIDs for breaking connection races: the connection
