@@ -294,8 +294,10 @@ func (e *endpoint) Disconnect() error {
 	e.link.mu.Lock()
 	defer e.link.mu.Unlock()
 	q.toError()
-	if q.peer != nil {
-		q.peer.toError()
+	// The disconnect request reaches the peer only over a working link; a
+	// peer cut off learns when its own sends fail.
+	if p := q.peer; p != nil && !q.dev.linkDown.Load() && !p.dev.linkDown.Load() {
+		p.toError()
 	}
 	return nil
 }

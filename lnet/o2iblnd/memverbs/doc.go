@@ -29,7 +29,9 @@
 //     SGE outside its MR fails with LocProtErr. Each moves both QPs (or the
 //     local one, for local errors) to the error state, flushing what is
 //     posted with WRFlushErr.
-//   - Disconnect or Close on either endpoint flushes both QPs.
+//   - Disconnect or Close on either endpoint flushes both QPs, unless either
+//     device's link is down: then only the local QP flushes, and the peer
+//     learns when its next send fails.
 //
 // # Fault injection
 //
