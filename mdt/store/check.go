@@ -71,6 +71,9 @@ func (t *Tx) check() error {
 			return fmt.Errorf("%w: %w", ErrInvariant, err)
 		}
 	}
+	if err := t.AllOSTDestroys(func(uint32, wire.FID, OSTDestroy) bool { return true }); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvariant, err)
+	}
 	return t.checkSeq()
 }
 

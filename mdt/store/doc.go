@@ -82,6 +82,22 @@
 // reconstructed rather than executed twice; ptlrpc saves it in the
 // transaction of the request itself.
 //
+// # OST destroy queue
+//
+// The ost_destroys bucket lists OST objects of destroyed files, keyed by
+// OST index then object FID, so each OST's pending destroys are one key
+// prefix. The MDT adds them in the transaction that destroys the file
+// (unlink, last close of an orphan, orphan sweep), so a crash loses
+// neither; its proxy of the OST (mdt/osp) sends the destroys and deletes
+// each record once the OST answered.
+//
+// # Label and mount data
+//
+// The label names the target (fsname, index, UUID) and keeps what format
+// was told (Lustre's mountdata): the MGS nodes, the service nodes and the
+// --param settings. Label records of format 2 hold all of it; format 1
+// records (storage version 1) decode with the mount data empty.
+//
 // # Ownership and lock order
 //
 // Open starts the committer; Close stops it (operations not yet taken fail

@@ -9,7 +9,9 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
+	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -187,8 +189,10 @@ func DecodeReply(b []byte) (ReplyData, error) {
 	return r, nil
 }
 
-// Label names the target a store holds. The daemon compares it with its
-// configuration and refuses another file system's target.
+// Label names the target a store holds, with its mount data (what Lustre
+// keeps in CONFIGS/mountdata): the MGS and service nodes and the --param
+// settings given at format. The daemon compares it with its configuration
+// and refuses another file system's target.
 type Label struct {
 	// FSName is the file system name: 1-8 of [-_a-zA-Z0-9].
 	FSName string
@@ -197,7 +201,22 @@ type Label struct {
 	Index uint32
 	// UUID is the target UUID, e.g. "testfs-MDT0000_UUID".
 	UUID string
+	// MGSNodes are the MGS's nodes (--mgsnode), each the NIDs of one node.
+	MGSNodes [][]lnet.NID
+	// ServiceNodes are the nodes that may serve the target (--servicenode);
+	// empty: whichever starts it.
+	ServiceNodes [][]lnet.NID
+	// Params are the --param settings, "key=value".
+	Params []string
 }
+
+// Limits of a label's mount data.
+const (
+	MaxLabelNodes    = 8    // MGS or service nodes
+	MaxLabelNodeNIDs = 16   // NIDs of one node
+	MaxLabelParams   = 1024 // --param settings
+	MaxLabelParamLen = 4096 // one "key=value"
+)
 
 // MaxMDTIndex is the highest MDT index (Lustre allows 4096 MDTs).
 const MaxMDTIndex = 4095
@@ -221,41 +240,183 @@ func (l Label) Validate() error {
 	if l.UUID == "" || len(l.UUID) > 255 {
 		return fmt.Errorf("%w: uuid of %d bytes", ErrBadLabel, len(l.UUID))
 	}
+	for _, nodes := range [][][]lnet.NID{l.MGSNodes, l.ServiceNodes} {
+		if len(nodes) > MaxLabelNodes {
+			return fmt.Errorf("%w: %d nodes", ErrBadLabel, len(nodes))
+		}
+		for _, n := range nodes {
+			if len(n) == 0 || len(n) > MaxLabelNodeNIDs {
+				return fmt.Errorf("%w: node with %d NIDs", ErrBadLabel, len(n))
+			}
+			for _, nid := range n {
+				if nid.IsZero() {
+					return fmt.Errorf("%w: zero NID", ErrBadLabel)
+				}
+			}
+		}
+	}
+	if len(l.Params) > MaxLabelParams {
+		return fmt.Errorf("%w: %d params", ErrBadLabel, len(l.Params))
+	}
+	for _, p := range l.Params {
+		if len(p) > MaxLabelParamLen || strings.IndexByte(p, '=') <= 0 {
+			return fmt.Errorf("%w: param %.40q: want key=value", ErrBadLabel, p)
+		}
+	}
 	return nil
 }
 
-// AppendLabel appends the record form of l.
+// Label record formats: 1 holds index, fsname and uuid; 2 adds the nodes
+// and params.
+const labelV2 = 2
+
+// AppendLabel appends the record form of l (format 2).
 func AppendLabel(b []byte, l Label) []byte {
-	b = append(b, recV1)
+	b = append(b, labelV2)
 	b = binary.LittleEndian.AppendUint32(b, l.Index)
 	b = append(b, byte(len(l.FSName)))
 	b = append(b, l.FSName...)
 	b = append(b, byte(len(l.UUID)))
-	return append(b, l.UUID...)
+	b = append(b, l.UUID...)
+	for _, nodes := range [][][]lnet.NID{l.MGSNodes, l.ServiceNodes} {
+		b = append(b, byte(len(nodes)))
+		for _, n := range nodes {
+			b = append(b, byte(len(n)))
+			for _, nid := range n {
+				b = lnet.AppendNID(b, nid)
+			}
+		}
+	}
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(l.Params)))
+	for _, p := range l.Params {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(p)))
+		b = append(b, p...)
+	}
+	return b
 }
 
-// DecodeLabel decodes a record written by AppendLabel and validates it.
+// DecodeLabel decodes a record written by AppendLabel (or a format 1
+// record of storage version 1) and validates it.
 func DecodeLabel(b []byte) (Label, error) {
-	if len(b) < 6 || b[0] != recV1 {
+	if len(b) < 6 || (b[0] != recV1 && b[0] != labelV2) {
 		return Label{}, fmt.Errorf("%w: label record of %d bytes", ErrCorrupt, len(b))
 	}
+	r := labelReader{b: b[5:]}
 	l := Label{Index: binary.LittleEndian.Uint32(b[1:])}
-	rest := b[5:]
-	n := int(rest[0])
-	if len(rest) < 1+n+1 {
-		return Label{}, fmt.Errorf("%w: label record truncated", ErrCorrupt)
+	l.FSName = string(r.bytes(int(r.u8())))
+	l.UUID = string(r.bytes(int(r.u8())))
+	if b[0] == labelV2 {
+		l.MGSNodes = r.nodes()
+		l.ServiceNodes = r.nodes()
+		if n := int(r.u16()); n > 0 && r.err == nil {
+			if n > MaxLabelParams {
+				r.fail()
+			}
+			for i := 0; i < n && r.err == nil; i++ {
+				l.Params = append(l.Params, string(r.bytes(int(r.u16()))))
+			}
+		}
 	}
-	l.FSName = string(rest[1 : 1+n])
-	rest = rest[1+n:]
-	m := int(rest[0])
-	if len(rest) != 1+m {
-		return Label{}, fmt.Errorf("%w: label record: uuid length %d of %d", ErrCorrupt, m, len(rest)-1)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail()
 	}
-	l.UUID = string(rest[1:])
+	if r.err != nil {
+		return Label{}, fmt.Errorf("%w: label record truncated or trailing bytes", ErrCorrupt)
+	}
 	if err := l.Validate(); err != nil {
 		return Label{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return l, nil
+}
+
+// labelReader reads a label record; the first failure sticks.
+type labelReader struct {
+	b   []byte
+	err error
+}
+
+func (r *labelReader) fail() { r.err = ErrCorrupt; r.b = nil }
+
+func (r *labelReader) bytes(n int) []byte {
+	if r.err != nil || n > len(r.b) {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *labelReader) u8() uint8 {
+	if v := r.bytes(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (r *labelReader) u16() uint16 {
+	if v := r.bytes(2); v != nil {
+		return binary.LittleEndian.Uint16(v)
+	}
+	return 0
+}
+
+func (r *labelReader) nodes() [][]lnet.NID {
+	n := int(r.u8())
+	if n > MaxLabelNodes {
+		r.fail()
+	}
+	var nodes [][]lnet.NID
+	for i := 0; i < n && r.err == nil; i++ {
+		m := int(r.u8())
+		if m > MaxLabelNodeNIDs {
+			r.fail()
+			break
+		}
+		node := make([]lnet.NID, 0, m)
+		for j := 0; j < m && r.err == nil; j++ {
+			p := r.bytes(lnet.NIDWireSize)
+			if p == nil {
+				break
+			}
+			nid, err := lnet.DecodeNID(p)
+			if err != nil {
+				r.fail()
+				break
+			}
+			node = append(node, nid)
+		}
+		nodes = append(nodes, node)
+	}
+	return nodes
+}
+
+// OSTDestroy is a pending destroy of one OST object: the file it belonged
+// to (for logs) and when the file was destroyed.
+type OSTDestroy struct {
+	File wire.FID
+	Time int64 // ns since the epoch
+}
+
+const ostDestroyRecSize = 1 + wire.FIDSize + 8
+
+// AppendOSTDestroy appends the record form of d.
+func AppendOSTDestroy(b []byte, d OSTDestroy) []byte {
+	b = append(b, recV1)
+	b = d.File.Append(b)
+	return binary.LittleEndian.AppendUint64(b, uint64(d.Time))
+}
+
+// DecodeOSTDestroy decodes a record written by AppendOSTDestroy.
+func DecodeOSTDestroy(b []byte) (OSTDestroy, error) {
+	if len(b) != ostDestroyRecSize || b[0] != recV1 {
+		return OSTDestroy{}, fmt.Errorf("%w: ost destroy record of %d bytes", ErrCorrupt, len(b))
+	}
+	f, err := wire.DecodeFID(b[1:])
+	if err != nil {
+		return OSTDestroy{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return OSTDestroy{File: f, Time: int64(binary.LittleEndian.Uint64(b[1+wire.FIDSize:]))}, nil
 }
 
 // SeqRange is a range of FID sequences [Start, End) and, for a sequence

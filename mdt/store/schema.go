@@ -23,7 +23,11 @@ import (
 
 // StorageVersion is the schema version this code writes and understands.
 // Open migrates older files up to it and refuses newer ones.
-const StorageVersion uint32 = 1
+//
+// Version 2 added the ost_destroys bucket (OST objects waiting to be
+// destroyed) and label records of format 2 (MGS nodes, service nodes and
+// parameters); version 1 files gain the empty bucket and keep their label.
+const StorageVersion uint32 = 2
 
 // Bucket names.
 const (
@@ -55,13 +59,18 @@ const (
 	bucketFLD = "fld"
 	// update_log: id(8, BE) → opaque bytes. Pending cross-MDT updates.
 	bucketUpdates = "update_log"
+	// ost_destroys: ostIndex(4, BE) ‖ objectFID(16) → OSTDestroy record.
+	// OST objects of destroyed files, written in the transaction that
+	// destroyed the file and deleted once the OST destroyed the object
+	// (Lustre's unlink llog). One OST's objects are one key prefix.
+	bucketOSTDestroys = "ost_destroys"
 )
 
 // allBuckets lists every bucket; Format creates them and Open makes sure they
 // exist after migrations.
 func allBuckets() []string {
 	return []string{bucketMeta, bucketInodes, bucketDirents, bucketXattrs, bucketSymlinks,
-		bucketLinks, bucketOrphans, bucketReplies, bucketSeq, bucketFLD, bucketUpdates}
+		bucketLinks, bucketOrphans, bucketReplies, bucketSeq, bucketFLD, bucketUpdates, bucketOSTDestroys}
 }
 
 // Keys of the meta bucket.
@@ -196,6 +205,28 @@ func parseReplyKey(k []byte) (client string, tag uint16, err error) {
 
 func u64Key(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
+const ostDestroyKeySize = 4 + wire.FIDSize
+
+func ostDestroyKey(ost uint32, obj wire.FID) []byte {
+	k := make([]byte, 0, ostDestroyKeySize)
+	k = binary.BigEndian.AppendUint32(k, ost)
+	fk := obj.KeyBytes()
+	return append(k, fk[:]...)
+}
+
+func ostDestroyPrefix(ost uint32) []byte { return binary.BigEndian.AppendUint32(nil, ost) }
+
+func parseOSTDestroyKey(k []byte) (uint32, wire.FID, error) {
+	if len(k) != ostDestroyKeySize {
+		return 0, wire.FID{}, fmt.Errorf("%w: ost_destroys key of %d bytes", ErrCorrupt, len(k))
+	}
+	f, err := wire.FIDFromKey(k[4:])
+	if err != nil {
+		return 0, wire.FID{}, fmt.Errorf("%w: ost_destroys key: %w", ErrCorrupt, err)
+	}
+	return binary.BigEndian.Uint32(k), f, nil
+}
+
 func validName(name string) error {
 	if name == "" || len(name) > maxNameLen {
 		return fmt.Errorf("%w: name of %d bytes", ErrBadKey, len(name))
@@ -221,7 +252,13 @@ type migration struct {
 // migrations lists the upgrades from every older storage version. Version 1
 // is the first; a change of any key or record format adds an entry here and
 // bumps StorageVersion.
-func migrations() []migration { return nil }
+func migrations() []migration {
+	return []migration{
+		// The new bucket is created by migrate (every bucket of allBuckets);
+		// label records of format 1 stay readable.
+		{from: 1, what: "add the ost_destroys bucket", apply: func(*bbolt.Tx) error { return nil }},
+	}
+}
 
 // migrate runs the migrations that take tx from version from to version to.
 func migrate(tx *bbolt.Tx, from, to uint32, ms []migration) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -121,7 +122,7 @@ func TestFormatOpenLabel(t *testing.T) {
 	if !errors.Is(err, ErrFormatted) || !strings.Contains(err.Error(), "testfs-MDT0000") {
 		t.Fatalf("format over a store: %v, want ErrFormatted naming testfs-MDT0000", err)
 	}
-	if l, err := ReadLabel(path); err != nil || l != label0 {
+	if l, err := ReadLabel(path); err != nil || !reflect.DeepEqual(l, label0) {
 		t.Fatalf("ReadLabel = %+v, %v", l, err)
 	}
 	other := Label{FSName: "other", Index: 3, UUID: "other-MDT0003_UUID"}
@@ -129,7 +130,7 @@ func TestFormatOpenLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openStore(t, path, Options{})
-	if s.Label() != other || s.Label().Name() != "other-MDT0003" {
+	if !reflect.DeepEqual(s.Label(), other) || s.Label().Name() != "other-MDT0003" {
 		t.Fatalf("label %+v", s.Label())
 	}
 	if s.LastCommitted() != 0 {

@@ -20,6 +20,7 @@ type Tx struct {
 	writable bool
 
 	meta, inodes, dirents, xattrs, symlinks, links, orphans, replies, seq, fld, updates *bbolt.Bucket
+	ostDestroys                                                                         *bbolt.Bucket
 
 	last  uint64 // highest transno assigned in this group
 	dirty bool   // some operation of the group wrote
@@ -31,7 +32,8 @@ func (s *Store) newTx(btx *bbolt.Tx, writable bool) *Tx {
 	t := &Tx{tx: btx, s: s, writable: writable,
 		meta: b(bucketMeta), inodes: b(bucketInodes), dirents: b(bucketDirents), xattrs: b(bucketXattrs),
 		symlinks: b(bucketSymlinks), links: b(bucketLinks), orphans: b(bucketOrphans),
-		replies: b(bucketReplies), seq: b(bucketSeq), fld: b(bucketFLD), updates: b(bucketUpdates)}
+		replies: b(bucketReplies), seq: b(bucketSeq), fld: b(bucketFLD), updates: b(bucketUpdates),
+		ostDestroys: b(bucketOSTDestroys)}
 	if writable {
 		t.last = s.lastTransno
 	}
