@@ -41,7 +41,12 @@ func newHarness(cfg Config) *harness {
 		cfg.ReconnectMin, cfg.ReconnectMax = 5*time.Millisecond, 50*time.Millisecond
 	}
 	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 20 * time.Second
+		cfg.ConnectTimeout = 2 * lndtest.Patience
+	}
+	if cfg.Timeout == 0 {
+		// Longer than the suite's patience: a connection that bad input
+		// should close must not be closed by a timeout instead.
+		cfg.Timeout = 2 * lndtest.Patience
 	}
 	cfg.Resolve = h.resolve
 	h.lnd = New(cfg)
