@@ -129,7 +129,7 @@ func (m *MDD) create(ctx context.Context, c Creds, parent wire.FID, name string,
 			}
 			ino.LayoutGen = 1
 		}
-		if isDir {
+		if isDir && parent != wire.RootFID { // the root default is inherited at runtime, never copied
 			if def, err := o.t.Xattr(parent, XattrDefaultLOV); err == nil {
 				if err := o.t.SetXattr(f, XattrDefaultLOV, def); err != nil {
 					return err

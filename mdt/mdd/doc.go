@@ -82,7 +82,12 @@
 // The layout of a regular file is the opaque xattr lustre.lov (trusted.lov
 // is the same attribute), supplied at Create or set later; each change
 // bumps Inode.LayoutGen. A directory's default layout is lustre.lov.default,
-// copied to new subdirectories by Mkdir. Regular file sizes live on the
+// copied to new subdirectories by Mkdir — except the root's, the file
+// system default, which subdirectories inherit at runtime (a change of it
+// reaches every directory without a default of its own, as in Lustre).
+// Destroying a file with a layout calls Config.OnDestroy inside the same
+// operation, where the MDT queues the OST objects for destruction, so a
+// crash loses neither the unlink nor the objects to destroy. Regular file sizes live on the
 // OSTs; Inode.Size of a regular file is the lazy size the MDT last learnt
 // (SetAttr with SetSize or SetBlocks, e.g. at close).
 //

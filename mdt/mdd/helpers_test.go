@@ -47,6 +47,8 @@ type env struct {
 	s     *store.Store
 	m     *MDD
 	clock atomic.Int64
+	// onDestroy, if set before open, is the MDD's Config.OnDestroy.
+	onDestroy func(t *store.Tx, f wire.FID, layout []byte) error
 }
 
 func newEnv(t *testing.T) *env {
@@ -75,7 +77,7 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	m, err := New(s, Config{Logger: zaptest.NewLogger(e.t), Now: e.now})
+	m, err := New(s, Config{Logger: zaptest.NewLogger(e.t), Now: e.now, OnDestroy: e.onDestroy})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -44,6 +44,14 @@ type Config struct {
 	// InodeBytes is the store space counted per inode when StatFS reports
 	// free inodes (default 2048, ldiskfs' MDT inode ratio order).
 	InodeBytes uint64
+	// OnDestroy, if set, is called inside the store operation that
+	// destroys a regular file with a layout (unlink of the last name, the
+	// last close of an orphan, the orphan sweep, the victim of a rename),
+	// with the file's lustre.lov blob. The MDT records the file's OST
+	// objects for destruction there, in the same transaction. Like every
+	// operation function it must be a pure function of the transaction;
+	// an error fails the operation.
+	OnDestroy func(t *store.Tx, f wire.FID, layout []byte) error
 }
 
 // MDD is the namespace layer of one MDT over its store.

@@ -156,15 +156,23 @@ func TestMkdirMknodSymlink(t *testing.T) {
 	if e.attr(wire.RootFID).Nlink != 3 {
 		t.Fatal("parent nlink not bumped")
 	}
-	if v, err := e.m.GetXattr(ctx, alice, d.FID, XattrDefaultLOV); err != nil || string(v) != "DEF" {
-		t.Fatalf("default layout not inherited: %q %v", v, err)
-	}
+	// The root default is the file system default: inherited at runtime,
+	// never copied; a non-root directory's default is copied.
+	_, err := e.m.GetXattr(ctx, alice, d.FID, XattrDefaultLOV)
+	wantErrno(t, "root default copied to a subdirectory", err, syscall.ENODATA)
+	mustOK(t, "set default of d", func() error {
+		_, err := e.m.SetXattr(ctx, alice, d.FID, XattrDefaultLOV, []byte("DDEF"), 0)
+		return err
+	}())
 	if dd, _ := e.m.Lookup(ctx, alice, d.FID, ".."); dd.FID != wire.RootFID {
 		t.Fatalf(".. of d = %v", dd.FID)
 	}
 	// setgid directory: new entries take its group, subdirectories its bit.
 	sub, _, err := e.m.Mkdir(ctx, bob, d.FID, "sub", CreateArgs{Mode: 0o777})
 	mustOK(t, "mkdir in setgid dir", err)
+	if v, err := e.m.GetXattr(ctx, alice, sub.FID, XattrDefaultLOV); err != nil || string(v) != "DDEF" {
+		t.Fatalf("default layout of d not copied: %q %v", v, err)
+	}
 	if sub.GID != alice.GID || sub.Mode&modeSetGID == 0 {
 		t.Fatalf("subdir of setgid dir %+v", sub)
 	}

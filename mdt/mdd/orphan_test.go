@@ -167,3 +167,71 @@ func TestRemoteObjects(t *testing.T) {
 	_, err = e.s.Update(ctx, func(t *store.Tx) error { return t.DeleteDirent(wire.RootFID, "remote") })
 	mustOK(t, "cleanup", err)
 }
+
+// TestOnDestroyInSameTransaction checks that OnDestroy runs inside the
+// operation that destroys a file with a layout — unlink, last close of an
+// orphan, rename over it, the sweep — so what it writes commits with it,
+// and that its error fails the operation with nothing done.
+func TestOnDestroyInSameTransaction(t *testing.T) {
+	e := newEnv(t)
+	destroyed := map[wire.FID]string{}
+	var fail error
+	e.onDestroy = func(t *store.Tx, f wire.FID, layout []byte) error {
+		if fail != nil {
+			return fail
+		}
+		destroyed[f] = string(layout) // the test's own record; runs once per committed op here
+		return t.SetXattr(wire.RootFID, "user.destroyed."+string(layout), nil)
+	}
+	e.restart()
+	mk := func(name string, open bool) wire.FID {
+		f, _, err := e.m.Create(ctx, root, wire.RootFID, name, CreateArgs{Layout: []byte(name), Open: open})
+		mustOK(t, "create "+name, err)
+		return f.FID
+	}
+	recorded := func(name string) bool {
+		_, err := e.m.GetXattr(ctx, root, wire.RootFID, "user.destroyed."+name)
+		return err == nil
+	}
+	a := mk("a", false)
+	fail = errors.New("queue full")
+	_, _, err := e.m.Unlink(ctx, root, wire.RootFID, "a")
+	if !errors.Is(err, fail) {
+		t.Fatalf("unlink with failing OnDestroy: %v", err)
+	}
+	if _, err := e.m.GetAttr(ctx, a); err != nil || recorded("a") {
+		t.Fatalf("failed unlink left effects: %v, recorded %v", err, recorded("a"))
+	}
+	fail = nil
+	_, _, err = e.m.Unlink(ctx, root, wire.RootFID, "a")
+	mustOK(t, "unlink a", err)
+	if !recorded("a") || destroyed[a] != "a" {
+		t.Fatal("unlink did not record a's objects")
+	}
+	b := mk("b", true)
+	_, _, err = e.m.Unlink(ctx, root, wire.RootFID, "b")
+	mustOK(t, "unlink open b", err)
+	if recorded("b") {
+		t.Fatal("orphan's objects recorded before its last close")
+	}
+	_, _, err = e.m.Close(ctx, b)
+	mustOK(t, "close b", err)
+	if !recorded("b") {
+		t.Fatal("last close did not record b's objects")
+	}
+	mk("c", false)
+	mk("d", false)
+	_, _, err = e.m.Rename(ctx, root, wire.RootFID, "d", wire.RootFID, "c", 0)
+	mustOK(t, "rename d over c", err)
+	if !recorded("c") || recorded("d") {
+		t.Fatalf("rename victim: c %v, d %v", recorded("c"), recorded("d"))
+	}
+	// A file without a layout calls nothing.
+	_, _, err = e.m.Mknod(ctx, root, wire.RootFID, "plain", CreateArgs{Mode: store.TypeReg | 0o644})
+	mustOK(t, "mknod", err)
+	_, _, err = e.m.Unlink(ctx, root, wire.RootFID, "plain")
+	mustOK(t, "unlink plain", err)
+	if len(destroyed) != 3 {
+		t.Fatalf("OnDestroy calls %v", destroyed)
+	}
+}

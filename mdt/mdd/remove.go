@@ -118,6 +118,11 @@ func (o *op) lastName(f wire.FID) (Removed, error) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Removed{}, err
 	}
+	if len(r.Layout) > 0 && o.m.cfg.OnDestroy != nil {
+		if err := o.m.cfg.OnDestroy(o.t, f, r.Layout); err != nil {
+			return Removed{}, err
+		}
+	}
 	r.Destroyed = true
 	return r, o.destroy(f)
 }
