@@ -276,7 +276,11 @@ func (c *conn) run() {
 // handleWC processes one completion; c.mu is held.
 func (c *conn) handleWC(wc verbs.WC, cl *cbList) {
 	if wc.Status != verbs.Success {
-		if c.state == connActive {
+		switch {
+		case c.state != connActive:
+		case wc.Status == verbs.WRFlushErr:
+			c.failLocked(fmt.Errorf("%w: queue pair flushed (disconnected): %w", ErrCompletion, lnet.ErrPeerDown))
+		default:
 			c.failLocked(fmt.Errorf("%w: %v %v: %w", ErrCompletion, wc.Opcode, wc.Status, lnet.ErrPeerDown))
 		}
 		return

@@ -305,6 +305,7 @@ func (n *ni) activate(p *peer, c *conn, active bool) {
 	}
 	old := p.conn
 	p.conn = c
+	p.stamp = c.peerStamp
 	if active {
 		p.connecting = false
 	}

@@ -114,6 +114,16 @@ func (h *host) next(t testing.TB) arrival {
 	return arrival{}
 }
 
+// nextFrom returns the next message from peer, dropping others.
+func (h *host) nextFrom(t testing.TB, peer lnet.NID) arrival {
+	t.Helper()
+	for {
+		if a := h.next(t); a.from == peer {
+			return a
+		}
+	}
+}
+
 // waitEvent returns the next peer event about nid with the given liveness.
 func (h *host) waitEvent(t testing.TB, nid lnet.NID, alive bool) peerEvt {
 	t.Helper()
@@ -140,14 +150,15 @@ type node struct {
 func (n *node) nid() lnet.NID { return n.ni.NID() }
 
 type cluster struct {
-	t   *testing.T
-	f   *memverbs.Fabric
-	cfg Config
+	t    *testing.T
+	f    *memverbs.Fabric
+	cfg  Config
+	devs map[string]*memverbs.Device
 }
 
 func newCluster(t *testing.T, cfg Config) *cluster {
 	checkGoroutines(t)
-	cl := &cluster{t: t, f: memverbs.NewFabric(), cfg: cfg}
+	cl := &cluster{t: t, f: memverbs.NewFabric(), cfg: cfg, devs: map[string]*memverbs.Device{}}
 	t.Cleanup(func() {
 		if s := cl.f.Stats(); s != (memverbs.Stats{RNR: s.RNR}) {
 			t.Errorf("verbs resources leaked: %+v", s)
@@ -156,21 +167,34 @@ func newCluster(t *testing.T, cfg Config) *cluster {
 	return cl
 }
 
-// addDevice plugs in a device for address a (10.0.0.x).
-func (cl *cluster) addDevice(a string) *memverbs.Device {
+// device returns the device for address a (10.0.0.x), plugging it in the
+// first time.
+func (cl *cluster) device(a string) *memverbs.Device {
+	if d := cl.devs[a]; d != nil {
+		return d
+	}
 	i := strings.LastIndexByte(a, '.')
-	return cl.f.AddDevice("mlx5_"+a[i+1:], "ib"+a[i+1:], netip.MustParseAddr(a))
+	d := cl.f.AddDevice("mlx5_"+a[i+1:], "ib"+a[i+1:], netip.MustParseAddr(a))
+	cl.devs[a] = d
+	return d
 }
 
 // start starts an NI on the device with address a, adding the device when
 // there is none; credits is the queue depth (0: default).
 func (cl *cluster) start(a string, credits int) *node {
 	cl.t.Helper()
-	var dev *memverbs.Device
-	if _, _, err := cl.f.Open(a); err != nil {
-		dev = cl.addDevice(a)
-	}
+	return cl.startWith(a, credits, nil)
+}
+
+// startWith is start with the cluster's configuration changed by mod.
+func (cl *cluster) startWith(a string, credits int, mod func(*Config)) *node {
+	cl.t.Helper()
+	dev := cl.device(a)
+	dev.SetLinkDown(false)
 	cfg := cl.cfg
+	if mod != nil {
+		mod(&cfg)
+	}
 	cfg.Provider = cl.f
 	cfg.Logger = zaptest.NewLogger(cl.t).Named(a)
 	l, err := New(cfg)
