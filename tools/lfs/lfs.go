@@ -57,6 +57,9 @@ func New(cfg Config) *cobra.Command {
 	root.AddCommand(
 		newSetstripe(e),
 		newGetstripe(e),
+		newDf(e),
+		newPath2fid(e),
+		newFid2path(e),
 	)
 	return root
 }
