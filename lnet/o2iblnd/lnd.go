@@ -77,13 +77,13 @@ func (l *LND) Startup(ctx context.Context, nc lnet.NIConfig, host lnet.Host) (ln
 	if prov == nil {
 		var err error
 		if prov, err = hostProvider(log); err != nil {
-			return nil, fmt.Errorf("o2iblnd: %v(%s): %w", nc.Net, ifaces[0], err)
+			return nil, fmt.Errorf("%v(%s): %w", nc.Net, ifaces[0], err)
 		}
 	}
 	dev, addr, err := prov.Open(ifaces[0])
 	if err != nil {
 		if errors.Is(err, verbs.ErrNoDevice) {
-			return nil, fmt.Errorf("o2iblnd: %v(%s): %w (%w): %v", nc.Net, ifaces[0], ErrNoDevice, lnet.ErrNotSupported, err)
+			return nil, fmt.Errorf("%v(%s): %w (%w): %v", nc.Net, ifaces[0], ErrNoDevice, lnet.ErrNotSupported, err)
 		}
 		return nil, fmt.Errorf("o2iblnd: %v(%s): %w", nc.Net, ifaces[0], err)
 	}
