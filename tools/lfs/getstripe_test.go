@@ -46,14 +46,14 @@ func obj(ost uint32, objid uint64) layout.Object {
 	return layout.Object{OSTIndex: ost, FID: wire.IDIF(ost, objid)}
 }
 
-func mustInstantiate(t *testing.T, l *layout.Layout, i int, objs ...layout.Object) {
+func mustInstantiate(t testing.TB, l *layout.Layout, i int, objs ...layout.Object) {
 	t.Helper()
 	if err := l.Instantiate(i, objs); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func mustValid(t *testing.T, l *layout.Layout) *layout.Layout {
+func mustValid(t testing.TB, l *layout.Layout) *layout.Layout {
 	t.Helper()
 	if err := l.Validate(); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func opts(mod func(o *layout.Options)) layout.Options {
 
 // layoutPlain is the spec's `lfs setstripe -c 2 -i 3 f` on a one-MDT file
 // system: objects 17 on OST3 and 21 on OST4, IDIF FIDs.
-func layoutPlain(t *testing.T) *layout.Layout {
+func layoutPlain(t testing.TB) *layout.Layout {
 	l := layout.Plain(2, 4*mib, 3, "")
 	mustInstantiate(t, l, 0, obj(3, 17), obj(4, 21))
 	return mustValid(t, l)
@@ -87,7 +87,7 @@ func layoutPlain(t *testing.T) *layout.Layout {
 // layoutPFL is the spec's `lfs setstripe -E 64M -c 1 -E 1G -c 4 -E eof
 // -c -1 g` after a 100 MiB write on 8 OSTs: generation 4, components 1
 // and 2 instantiated, component 3 not.
-func layoutPFL(t *testing.T) *layout.Layout {
+func layoutPFL(t testing.TB) *layout.Layout {
 	l, err := layout.Effective(nil, nil, []layout.Options{
 		opts(func(o *layout.Options) { o.End, o.Count = 64*mib, 1 }),
 		opts(func(o *layout.Options) { o.End, o.Count = gib, 4 }),
