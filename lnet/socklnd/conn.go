@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -56,11 +57,20 @@ type conn struct {
 	hbuf  [FrameHeaderSize + lnet.HeaderSize]byte
 	armed bool // a read deadline is set
 
-	// Writer-owned.
-	whdrs []byte
-	wbufs net.Buffers
-	chunk net.Buffers
-	batch []*lnet.Tx
+	// Write side: see writer.go.
+	busy bool            // under ni.mu: a goroutine (the writer or an inline Send) is writing
+	rest *restWrite      // under ni.mu: a message an inline Send wrote in part
+	raw  syscall.RawConn // for inline writes; nil when not possible
+	// Owned by whoever holds busy.
+	whdrs  []byte
+	wbufs  net.Buffers
+	chunk  net.Buffers
+	batch  []*lnet.Tx
+	ihdr   [FrameHeaderSize + lnet.HeaderSize]byte
+	iwrite func(fd uintptr) bool // the inline write: writev of ibufs into in, ierr
+	ibufs  [][]byte
+	in     int
+	ierr   error
 }
 
 func newConn(ni *NI, p *peer, typ connType, initiator lnet.NID, nc net.Conn) *conn {
@@ -68,7 +78,7 @@ func newConn(ni *NI, p *peer, typ connType, initiator lnet.NID, nc net.Conn) *co
 	if typ != connControl {
 		size = bulkReadBuf
 	}
-	return &conn{
+	c := &conn{
 		ni:        ni,
 		peer:      p,
 		typ:       typ,
@@ -78,7 +88,12 @@ func newConn(ni *NI, p *peer, typ connType, initiator lnet.NID, nc net.Conn) *co
 		kick:      make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		recvDone:  make(chan error, 1),
+		busy:      true, // until start: the handshake owns the socket
 	}
+	if typ == connControl {
+		c.setupInline()
+	}
+	return c
 }
 
 // writes reports whether we send on this connection.
@@ -87,6 +102,9 @@ func (c *conn) writes() bool { return c.typ != connBulkIn }
 // start runs the connection's goroutines. The caller holds a count on
 // ni.wg, so adding to it here cannot race with Close's Wait.
 func (c *conn) start() {
+	c.ni.mu.Lock()
+	c.busy = false
+	c.ni.mu.Unlock()
 	c.ni.wg.Add(1)
 	go c.readLoop()
 	if c.writes() {
@@ -300,123 +318,6 @@ func (c *conn) readPayload(sink []byte, skip int) error {
 		}
 		skip -= n
 	}
-	return nil
-}
-
-func (c *conn) writeLoop() {
-	defer c.ni.wg.Done()
-	for {
-		select {
-		case <-c.kick:
-		case <-c.closing:
-			return
-		}
-		for {
-			batch := c.take()
-			if len(batch) == 0 {
-				break
-			}
-			err := c.writeBatch(batch)
-			if err == nil {
-				for i, tx := range batch {
-					c.ni.sendCount.Add(1)
-					c.ni.sendBytes.Add(uint64(len(tx.Payload)))
-					tx.Complete(nil)
-					batch[i] = nil
-				}
-				continue
-			}
-			if c.isClosing() {
-				err = errConnClosed
-			}
-			cause := fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, c.peer.nid, err)
-			if c.ni.isClosed() {
-				cause = fmt.Errorf("socklnd: send to %v: %w", c.peer.nid, lnet.ErrClosed)
-			}
-			for i, tx := range batch {
-				tx.Complete(cause)
-				batch[i] = nil
-			}
-			c.fail(err)
-			return
-		}
-	}
-}
-
-// take moves up to maxBatch messages from the slot's queue into c.batch, or
-// none when c no longer owns the slot.
-func (c *conn) take() []*lnet.Tx {
-	ni := c.ni
-	ni.mu.Lock()
-	defer ni.mu.Unlock()
-	s := &c.peer.slots[c.typ-1]
-	if s.conn != c {
-		return nil
-	}
-	n := min(len(s.queue), maxBatch)
-	c.batch = append(c.batch[:0], s.queue[:n]...)
-	clear(s.queue[:n])
-	s.queue = s.queue[n:]
-	if len(s.queue) == 0 {
-		s.queue = nil
-	}
-	return c.batch
-}
-
-// writeBatch writes every message of batch with vectored writes: frame
-// header and LNet header from a scratch buffer, the payload from the
-// caller's buffer, never copied.
-func (c *conn) writeBatch(batch []*lnet.Tx) error {
-	const hsize = FrameHeaderSize + lnet.HeaderSize
-	if need := hsize * len(batch); cap(c.whdrs) < need {
-		c.whdrs = make([]byte, hsize*maxBatch)
-	}
-	bufs := c.wbufs[:0]
-	for i, tx := range batch {
-		h := c.whdrs[i*hsize : (i+1)*hsize]
-		fh := frameHeader{Type: frameLNet, Length: lnet.HeaderSize + uint32(len(tx.Payload))}
-		tx.Hdr.Encode(h[FrameHeaderSize:])
-		if c.ni.cfg.Checksum {
-			fh.Flags |= flagChecksum
-			fh.Cksum = headerChecksum(h[FrameHeaderSize:])
-		}
-		fh.encode(h)
-		bufs = append(bufs, h)
-		if len(tx.Payload) > 0 {
-			bufs = append(bufs, tx.Payload)
-		}
-	}
-	c.wbufs = bufs
-	err := c.writeAll(bufs)
-	clear(c.wbufs[:cap(c.wbufs)])
-	return err
-}
-
-// writeAll writes bufs in chunks of at most ioChunk bytes, each under a
-// fresh write deadline.
-func (c *conn) writeAll(bufs net.Buffers) error {
-	for len(bufs) > 0 {
-		chunk, n := c.chunk[:0], 0
-		for len(bufs) > 0 && n < ioChunk {
-			b := bufs[0]
-			if k := ioChunk - n; len(b) > k {
-				chunk = append(chunk, b[:k])
-				bufs[0] = b[k:]
-				n += k
-				break
-			}
-			chunk = append(chunk, b)
-			n += len(b)
-			bufs = bufs[1:]
-		}
-		c.chunk = chunk
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.ni.cfg.Timeout))
-		if _, err := chunk.WriteTo(c.nc); err != nil {
-			clear(c.chunk[:cap(c.chunk)])
-			return err
-		}
-	}
-	clear(c.chunk[:cap(c.chunk)])
 	return nil
 }
 

@@ -249,3 +249,45 @@ func TestSendErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestInlineSplit: small messages sent while the receiver reads nothing
+// fill the socket, so Send's inline writes are cut short and handed to the
+// writer goroutine; once the receiver reads again every message arrives,
+// intact and in order.
+func TestInlineSplit(t *testing.T) {
+	lndtest.CheckLeaks(t)
+	h := newHarness(Config{SndBuf: 4096, RcvBuf: 4096})
+	r1 := lndtest.NewRecorder(lndtest.Policy{Hold: func(*lnet.Header) bool { return true }})
+	a := h.start(t, 0, lndtest.NewRecorder(lndtest.Policy{}))
+	b := h.start(t, 1, r1)
+	const n, size = 5000, 1000 // under MinBulk: CONTROL, eligible for inline writes
+	// The first message connects, and the receiver holds it.
+	sends := []*sent{send(a, b.NID(), bytes.Repeat([]byte{0, 0}, size/2), 0)}
+	if err := sends[0].wait(t); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < n; i++ {
+		sends = append(sends, send(a, b.NID(), bytes.Repeat([]byte{byte(i), byte(i >> 8)}, size/2), uint64(i)))
+		if a.inlineSplit.Load() > 0 && i > 100 {
+			break
+		}
+	}
+	if a.inlineSplit.Load() == 0 {
+		t.Fatalf("%d messages to a receiver that reads nothing never filled the socket", len(sends))
+	}
+	r1.Release()
+	for _, s := range sends[1:] {
+		if err := s.wait(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1.Await(t, "every message", func(s *lndtest.Snapshot) bool { return len(s.Msgs) == len(sends) })
+	r1.View(func(s *lndtest.Snapshot) {
+		for i, m := range s.Msgs {
+			if m.Err != nil || m.Hdr.MatchBits != uint64(i) || !bytes.Equal(m.Payload, sends[i].tx.Payload) {
+				t.Fatalf("message %d: match %d, err %v, payload intact %v", i, m.Hdr.MatchBits, m.Err,
+					bytes.Equal(m.Payload, sends[i].tx.Payload))
+			}
+		}
+	})
+}

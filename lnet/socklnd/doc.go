@@ -59,7 +59,11 @@
 // the LNet header), the 104-byte lnet.Header, then the payload. A writer
 // sends a batch of queued messages with vectored writes (writev): headers
 // from a scratch buffer, payloads from the callers' buffers, never copied;
-// Tx.Complete(nil) follows once the bytes are in the socket. A reader reads
+// Tx.Complete(nil) follows once the bytes are in the socket. A small
+// message to an idle CONTROL connection skips the hand-off to the writer:
+// Send makes one non-blocking writev itself and, if the socket takes it all,
+// completes the Tx before returning (LNet allows that); what the socket does
+// not take goes to the writer (writer.go). A reader reads
 // frame and LNet header, checks them (magic, version, type, flags, a length
 // of at most MaxPayload that agrees with the header's PayloadLen, the
 // checksum), and calls Host.Receive. Rx.Recv then reads the first len(sink)
@@ -86,7 +90,8 @@
 //
 // Each NI runs an accept loop; a handshake goroutine per accepted socket; a
 // dial goroutine per slot being connected; and per connection a reader and,
-// for the slots we send on, a writer. All are counted in NI.wg; Close closes
+// for the slots we send on, a writer. Who writes to a socket is decided
+// under NI.mu (conn.busy), so frames never interleave. All are counted in NI.wg; Close closes
 // the listener, every connection and every socket still in handshake,
 // completes queued messages with lnet.ErrClosed and waits for them all.
 //

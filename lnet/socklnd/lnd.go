@@ -66,6 +66,7 @@ type NI struct {
 
 	sendCount, recvCount, dropCount atomic.Uint64
 	sendBytes, recvBytes            atomic.Uint64
+	inlineSplit                     atomic.Uint64 // inline writes the socket took only part of
 }
 
 // peer is what an NI knows of one remote NID. Peers are never forgotten, so
@@ -230,8 +231,14 @@ func (ni *NI) Send(tx *lnet.Tx) {
 		}
 		ni.startDialLocked(p, typ)
 	}
-	s.queue = append(s.queue, tx)
 	c := s.conn
+	if c != nil && c.raw != nil && !c.busy && c.rest == nil && len(s.queue) == 0 {
+		c.busy = true
+		ni.mu.Unlock()
+		c.sendInline(tx)
+		return
+	}
+	s.queue = append(s.queue, tx)
 	ni.mu.Unlock()
 	if c != nil {
 		c.kickWriter()
