@@ -51,6 +51,7 @@ type conn struct {
 	kick      chan struct{} // cap 1: the slot's queue grew
 	closing   chan struct{} // closed by close
 	closeOnce sync.Once
+	cause     error      // why it was closed; set before closing is closed
 	recvDone  chan error // cap 1: the current Rx's Recv finished (nil) or broke the stream
 
 	// Reader-owned (and owned by the Rx the reader hands out until it signals recvDone).
@@ -121,8 +122,14 @@ func (c *conn) kickWriter() {
 }
 
 // close closes the socket and stops the goroutines; it does not touch the slot.
-func (c *conn) close() {
+func (c *conn) close() { c.closeWith(errConnClosed) }
+
+// closeWith is close for a reason that the reader then reports when it
+// detaches the connection (fail). It lets a goroutine that is not the NI's
+// own (an inline Send) end a connection without calling the Host.
+func (c *conn) closeWith(cause error) {
 	c.closeOnce.Do(func() {
+		c.cause = cause
 		close(c.closing)
 		_ = c.nc.Close()
 	})
@@ -187,7 +194,7 @@ func (c *conn) readLoop() {
 	defer c.ni.wg.Done()
 	err := c.readFrames()
 	if c.isClosing() {
-		err = errConnClosed
+		err = c.cause
 	}
 	c.fail(err)
 }

@@ -72,7 +72,7 @@ func (c *conn) writeFailure(err error) error {
 		return fmt.Errorf("socklnd: send to %v: %w", c.peer.nid, lnet.ErrClosed)
 	}
 	if c.isClosing() {
-		err = errConnClosed
+		err = c.cause
 	}
 	return fmt.Errorf("%w: %v: %w", lnet.ErrPeerDown, c.peer.nid, err)
 }
@@ -216,7 +216,7 @@ func (c *conn) sendInline(tx *lnet.Tx) {
 		clear(c.ibufs[:cap(c.ibufs)])
 		c.release()
 		tx.Complete(c.writeFailure(err))
-		c.fail(err)
+		c.closeWith(err) // the reader detaches it and tells the Host
 		return
 	}
 	// The socket is full: the writer finishes the frame. The header moves
