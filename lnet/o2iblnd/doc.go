@@ -35,15 +35,16 @@
 //     descriptor of sink} (PUT_NAK when sink is empty: LNet dropped it);
 //     the sender writes, then sends PUT_DONE {cookie, bytes}, and the
 //     receiver's done runs.
-//   - GET whose ReplySink does not fit in a message: GET_REQ {LNet header,
-//     cookie, descriptor of ReplySink}. The target's LNet hands the REPLY
+//   - GET whose reply (ReplySink, up to the header's Length) does not fit
+//     in a message: GET_REQ {LNet header, cookie, descriptor of the sink}. The target's LNet hands the REPLY
 //     Tx with GetRx = that Rx to Send, which writes the REPLY's payload into
 //     the sink and sends GET_DONE {cookie, bytes}; the initiator calls
-//     Tx.ReplyDone. LNet must hand the REPLY to Send before it calls
-//     Rx.Recv on the GET: a GET_REQ whose Recv comes first is taken as
-//     unmatched and answered GET_DONE -ENODATA (ReplyDone gets
-//     lnet.ErrNoMatch). A GET that fits goes IMMEDIATE and its REPLY comes
-//     back as an ordinary message.
+//     Tx.ReplyDone and then Tx.Complete (LNet keeps the sink until
+//     Complete). LNet must hand the REPLY to Send before it calls Rx.Recv
+//     on the GET: a GET_REQ whose Recv comes first is taken as unmatched and
+//     answered GET_DONE -ENODATA (ReplyDone gets lnet.ErrNoMatch), as
+//     ko2iblnd answers a GET that LNet did not match. A GET that fits goes
+//     IMMEDIATE and its REPLY comes back as an ordinary message.
 //
 // Bulk buffers are registered through an MR cache keyed by address (see
 // mrCache), so ptlrpc's reused buffers are registered once.

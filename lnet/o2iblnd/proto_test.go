@@ -304,3 +304,61 @@ func TestCreditsUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestGetCompletionOrder: the initiator of a GET hears ReplyDone before
+// Complete, when the data landed and when the connection failed first:
+// LNet releases the sink at Complete.
+func TestGetCompletionOrder(t *testing.T) {
+	cl := newCluster(t, Config{Keepalive: 5 * time.Millisecond})
+	a, b := cl.start("10.0.0.1", 0), cl.start("10.0.0.2", 0)
+	b.host.getData = pattern(1<<20, 6)
+	run := func() ([]string, []error) {
+		var mu sync.Mutex
+		var order []string
+		var errs []error
+		done := make(chan struct{})
+		tx := &lnet.Tx{
+			Dest:      b.nid(),
+			Hdr:       lnet.Header{Dest: b.nid(), Src: a.nid(), Type: lnet.MsgGet, Length: 1 << 20},
+			ReplySink: make([]byte, 1<<20),
+			OnReplyDone: func(_ *lnet.Tx, _ int, err error) {
+				mu.Lock()
+				order, errs = append(order, "ReplyDone"), append(errs, err)
+				mu.Unlock()
+			},
+			OnComplete: func(_ *lnet.Tx, err error) {
+				mu.Lock()
+				order, errs = append(order, "Complete"), append(errs, err)
+				mu.Unlock()
+				close(done)
+			},
+		}
+		a.ni.Send(tx)
+		select {
+		case <-done:
+		case <-time.After(waitLimit):
+			t.Fatal("GET never completed")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return order, errs
+	}
+	order, errs := run()
+	if fmt.Sprint(order) != "[ReplyDone Complete]" || errs[0] != nil || errs[1] != nil {
+		t.Errorf("GET answered: %v %v", order, errs)
+	}
+	// b takes the GET and never answers; then it vanishes.
+	b.host.mu.Lock()
+	b.host.handle = func(_ lnet.NI, _ lnet.NID, hdr *lnet.Header, _ lnet.Rx) bool {
+		if hdr.Type == lnet.MsgGet {
+			b.dev.SetLinkDown(true)
+			return true
+		}
+		return false
+	}
+	b.host.mu.Unlock()
+	order, errs = run()
+	if fmt.Sprint(order) != "[ReplyDone Complete]" || !errors.Is(errs[0], lnet.ErrPeerDown) || !errors.Is(errs[1], lnet.ErrPeerDown) {
+		t.Errorf("GET unanswered: %v %v", order, errs)
+	}
+}

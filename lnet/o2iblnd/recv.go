@@ -171,20 +171,20 @@ func (c *conn) onRecv(r *rxDesc, n uint32, cl *cbList) {
 			c.protoErr(fmt.Errorf("%w: GET_DONE for unknown cookie %#x", ErrBadMsg, m.Cookie))
 			return
 		}
-		if m.Status > int32(len(op.ltx.ReplySink)) {
-			c.protoErr(fmt.Errorf("%w: GET_DONE reports %d bytes into a sink of %d", ErrBadRDMA, m.Status, len(op.ltx.ReplySink)))
+		if m.Status > int32(op.n) {
+			c.protoErr(fmt.Errorf("%w: GET_DONE reports %d bytes into a sink of %d", ErrBadRDMA, m.Status, op.n))
 			return
 		}
 		delete(c.ops, m.Cookie)
 		c.ni.cache.put(op.mre)
-		// The GET_REQ has left if the peer answered it, even if its send
-		// completion is still to be polled; Complete counts once.
-		cl.complete(op.ltx, nil)
+		// ReplyDone, then Complete: LNet keeps the GET's MD, and so the sink,
+		// until Complete.
 		if m.Status >= 0 {
 			cl.a = append(cl.a, callback{reply: op.ltx, n: int(m.Status)})
 		} else {
 			cl.a = append(cl.a, callback{reply: op.ltx, err: statusErr(m.Status)})
 		}
+		cl.a = append(cl.a, callback{tx: op.ltx, ni: c.ni})
 		c.repost(r)
 	default:
 		c.protoErr(fmt.Errorf("%w: %v on an established connection", ErrBadMsg, m.Type))

@@ -54,7 +54,7 @@ type bulkOp struct {
 	ltx  *lnet.Tx    // opPutSrc, opGetSink
 	mre  *mrEntry    // opGetSink, opPutSink: the sink's registration
 	done func(error) // opPutSink
-	n    int         // opPutSink: the sink's length
+	n    int         // opPutSink, opGetSink: the sink's length
 	at   time.Time
 }
 
@@ -166,21 +166,22 @@ func (c *conn) postTx(tx *lnet.Tx, cl *cbList) error {
 	b := d.buf
 	var typ msgType
 	var nob int
+	// The REPLY to a GET is at most Hdr.Length bytes, at the start of ReplySink.
+	sink := tx.ReplySink[:min(len(tx.ReplySink), int(tx.Hdr.Length))]
 	switch {
-	case tx.Hdr.Type == lnet.MsgGet && len(tx.ReplySink) > c.maxImm:
-		mre, err := c.ni.cache.get(tx.ReplySink)
+	case tx.Hdr.Type == lnet.MsgGet && len(sink) > c.maxImm:
+		mre, err := c.ni.cache.get(sink)
 		if err != nil {
 			c.putTx(d)
 			cl.complete(tx, fmt.Errorf("o2iblnd: register GET sink: %w", err))
 			return nil
 		}
 		cookie := c.cookie()
-		c.ops[cookie] = &bulkOp{kind: opGetSink, ltx: tx, mre: mre, at: time.Now()}
+		c.ops[cookie] = &bulkOp{kind: opGetSink, ltx: tx, mre: mre, n: len(sink), at: time.Now()}
 		tx.Hdr.Encode(b[msgHdrSize:])
 		binary.LittleEndian.PutUint64(b[immHdrSize:], cookie)
-		nob = immHdrSize + 8 + putRD1(b[immHdrSize+8:], mre.mr.RKey(), len(tx.ReplySink), verbs.Addr(tx.ReplySink))
-		typ = msgGetReq
-		d.ltx, d.cnt = tx, true
+		nob = immHdrSize + 8 + putRD1(b[immHdrSize+8:], mre.mr.RKey(), len(sink), verbs.Addr(sink))
+		typ = msgGetReq // tx completes at GET_DONE, after ReplyDone: until then the peer may write into the sink
 	case len(tx.Payload) > c.maxImm:
 		cookie := c.cookie()
 		c.ops[cookie] = &bulkOp{kind: opPutSrc, ltx: tx, at: time.Now()}
@@ -348,8 +349,8 @@ func (c *conn) failOp(op *bulkOp, err error, cl *cbList) {
 	case opPutSrc:
 		cl.complete(op.ltx, err)
 	case opGetSink:
-		cl.complete(op.ltx, err)
 		cl.a = append(cl.a, callback{reply: op.ltx, err: err})
+		cl.complete(op.ltx, err)
 	case opPutSink:
 		cl.a = append(cl.a, callback{done: op.done, err: err})
 	}
