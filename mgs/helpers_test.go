@@ -93,7 +93,7 @@ func newLNet(t testing.TB, f *lolnd.Fabric, networks string, lnds ...lnet.LND) *
 // env is an MGS on lo(1) of its own fabric, with fake targets and clients
 // on lo(2), lo(3)...
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	f    *lolnd.Fabric
 	dir  string
 	ln   *lnet.LNet
@@ -103,13 +103,13 @@ type env struct {
 	next int // next lo number for a client node
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	checkLeaks(t)
 	e := &env{t: t, f: lolnd.NewFabric(), dir: t.TempDir(), next: 2}
 	e.ln = newLNet(t, e.f, "lo(1)")
 	e.node = obd.NewNode(zaptest.NewLogger(t))
-	e.log = zaptest.NewLogger(t).Named("mgs")
+	e.log = testLogger(t).Named("mgs")
 	if err := Format(e.dir, FormatOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func (e *env) newPeer() *peer {
 	e.t.Helper()
 	ln := newLNet(e.t, e.f, "lo("+strconv.Itoa(e.next)+")")
 	e.next++
-	c, err := mgc.New(mgc.Config{LNet: ln, MGSNodes: e.mgsNodes(), Logger: zaptest.NewLogger(e.t).Named("mgc"),
+	c, err := mgc.New(mgc.Config{LNet: ln, MGSNodes: e.mgsNodes(), Logger: testLogger(e.t).Named("mgc"),
 		PollInterval: 10 * time.Millisecond, ConnectTimeout: time.Second, ReconnectBackoff: 20 * time.Millisecond,
 		AT: testAT})
 	if err != nil {
@@ -167,6 +167,15 @@ func (e *env) newPeer() *peer {
 		}
 	})
 	return &peer{ln: ln, mgc: c}
+}
+
+// testLogger is a zaptest logger, or for a benchmark a no-op one, so that
+// per-request logs do not weigh on what it measures.
+func testLogger(t testing.TB) *zap.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return zap.NewNop()
+	}
+	return zaptest.NewLogger(t)
 }
 
 // ctx returns a context bounded by waitLimit.
