@@ -66,7 +66,7 @@ func TestStartRefusesBadTargets(t *testing.T) {
 	ln := lnetNode(t, f, "lo(1)")
 	good := formatDirs(t, 1, 0)[0]
 	start := func(dirs ...string) error {
-		srv, err := Start(testCtx(t), Config{Dirs: dirs, LNet: ln, Logger: zaptest.NewLogger(t)})
+		srv, err := Start(testCtx(t), Config{Dirs: dirs, LNet: ln, Logger: zaptest.NewLogger(t), AT: testAT})
 		if err == nil {
 			srv.Close()
 		}
@@ -429,7 +429,7 @@ func TestRegistration(t *testing.T) {
 		}
 		dirs = append(dirs, d)
 	}
-	srv, err := Start(testCtx(t), Config{Dirs: dirs, LNet: ln, Logger: zaptest.NewLogger(t), Register: reg,
+	srv, err := Start(testCtx(t), Config{Dirs: dirs, LNet: ln, Logger: zaptest.NewLogger(t), AT: testAT, Register: reg,
 		RegisterRetry: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
