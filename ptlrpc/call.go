@@ -28,7 +28,10 @@ type Req struct {
 	// Replayable keeps a request that got a transno until last_committed
 	// passes it, and replays it if the server restarts before.
 	Replayable bool
-	// ReplySize bounds the reply body (default ImportConfig.MaxReplySize).
+	// ReplySize is the size of the reply buffer, envelope included
+	// (default ImportConfig.ReplySize). A longer reply is not lost: the
+	// call is resent with a buffer that fits, and the server answers it
+	// from its saved reply.
 	ReplySize int
 }
 
@@ -88,6 +91,9 @@ type call struct {
 	bulkUnlinked  bool
 }
 
+// maxReplySize bounds the reply buffer a call grows to.
+const maxReplySize = 16 << 20
+
 type outcome int
 
 const (
@@ -97,6 +103,7 @@ const (
 	outReconnected                // the import reconnected meanwhile: resend
 	outCtx                        // the caller's context ended
 	outClosed                     // the import (or LNet) closed
+	outTruncated                  // the reply did not fit: resend with a larger buffer
 	outFatal                      // an error that resending will not cure
 )
 
@@ -108,7 +115,7 @@ func (imp *Import) getCall(req *Req, cr Creds) *call {
 	c := imp.callPool.Get().(*call)
 	c.replySize = req.ReplySize
 	if c.replySize <= 0 {
-		c.replySize = imp.cfg.MaxReplySize
+		c.replySize = imp.cfg.ReplySize
 	}
 	c.bulkOut, c.bulkIn, c.replay = req.BulkOut, req.BulkIn, req.Replayable
 	c.send = imp.sendPool.get(wire.MsgSize)
@@ -354,7 +361,12 @@ wait:
 	// A reply that arrived is taken even if something else happened too.
 	if frlen > flen {
 		rb.unref()
-		return outFatal, nil, fmt.Errorf("%w: %d bytes for a buffer of %d", ErrReplyTooBig, frlen-earlyArea, c.replySize)
+		err := fmt.Errorf("%w: %d bytes for a buffer of %d", ErrReplyTooBig, frlen, c.replySize)
+		if frlen > maxReplySize {
+			return outFatal, nil, err
+		}
+		c.replySize = int(frlen)
+		return outTruncated, nil, err
 	}
 	rep := &Reply{b: rb}
 	body, err := rep.Msg.Decode(rb.b[earlyArea : earlyArea+flen])
@@ -485,7 +497,7 @@ func (c *call) run(ctx context.Context) (*Reply, error) {
 			imp.log.Info("ptlrpc: request failed, reconnecting", zap.Uint64("xid", c.xid),
 				zap.Stringer("opc", c.msg.Opcode), zap.Stringer("nid", conn.peer.NID), zap.Error(err))
 			imp.disconnected(conn.gen, err)
-		case outReconnected:
+		case outReconnected, outTruncated:
 		default:
 			return nil, err
 		}

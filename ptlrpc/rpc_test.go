@@ -359,3 +359,27 @@ func TestConnectErrors(t *testing.T) {
 		}
 	}
 }
+
+// A reply longer than the reply buffer: the call is resent with a buffer
+// that fits and answered from the saved reply, without running twice.
+func TestLargeReply(t *testing.T) {
+	checkLeaks(t)
+	var executed atomic.Int64
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20<<10/16)
+	srv, imp := pairSetup(t, map[wire.Opcode]Handler{wire.MDSGetxattr: func(ctx context.Context, r *Request) error {
+		executed.Add(1)
+		r.Reply(big)
+		return nil
+	}}, nil)
+	rep, err := imp.Call(testCtx(t), &Req{Opcode: wire.MDSGetxattr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Release()
+	if !bytes.Equal(rep.Body, big) || executed.Load() != 1 {
+		t.Fatalf("%d bytes, executed %d", len(rep.Body), executed.Load())
+	}
+	if imp.Info().Resends != 1 || srv.svc.Stats().Reconstructed != 1 {
+		t.Fatalf("import %+v service %+v", imp.Info(), srv.svc.Stats())
+	}
+}

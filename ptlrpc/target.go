@@ -44,7 +44,8 @@ type TargetConfig struct {
 	// it change replays. 0: derived from the clock at NewTarget.
 	Incarnation uint64
 	// MaxSavedReplies bounds the replies kept per export for reconstruction
-	// (default 1024); the oldest go first once it is reached.
+	// (default 256); the oldest go first once it is reached. Normally a
+	// client's LastXID prunes them long before.
 	MaxSavedReplies int
 }
 
@@ -54,7 +55,7 @@ func (c *TargetConfig) Validate() error {
 		return fmt.Errorf("%w: target name %q", ErrBadConfig, c.Name)
 	}
 	if c.MaxSavedReplies <= 0 {
-		c.MaxSavedReplies = 1024
+		c.MaxSavedReplies = 256
 	}
 	if c.Incarnation == 0 {
 		c.Incarnation = uint64(time.Now().UnixNano()) | 1
