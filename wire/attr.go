@@ -79,11 +79,11 @@ type StatFSState uint32
 
 // Target state flags.
 const (
-	StateDegraded  StatFSState = 1 << iota // D
-	StateNoCreate                          // N
-	StateReadOnly                          // R
-	StateNoSpace                           // S
-	StateNoInodes                          // I
+	StateDegraded StatFSState = 1 << iota // D
+	StateNoCreate                         // N
+	StateReadOnly                         // R
+	StateNoSpace                          // S
+	StateNoInodes                         // I
 )
 
 // StatFS is a target's space and inode usage (Lustre's obd_statfs).
