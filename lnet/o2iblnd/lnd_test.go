@@ -8,7 +8,12 @@ import (
 )
 
 func TestImmediateAndBulk(t *testing.T) {
-	cl := newCluster(t, Config{})
+	t.Run("plain", func(t *testing.T) { testImmediateAndBulk(t, Config{}) })
+	t.Run("checksummed", func(t *testing.T) { testImmediateAndBulk(t, Config{Checksum: true}) })
+}
+
+func testImmediateAndBulk(t *testing.T, cfg Config) {
+	cl := newCluster(t, cfg)
 	a, b := cl.start("10.0.0.1", 0), cl.start("10.0.0.2", 0)
 	for _, size := range []int{0, 1, 100, DefaultMaxMsgSize - immHdrSize, DefaultMaxMsgSize - immHdrSize + 1, 64 << 10, 1 << 20} {
 		data := pattern(size, byte(size))
@@ -23,6 +28,9 @@ func TestImmediateAndBulk(t *testing.T) {
 	}
 	checkIdle(t, a.connTo(b.nid()))
 	checkIdle(t, b.connTo(a.nid()))
+	if s := a.ni.cache.stats(); s.Regs != 3 || s.InUse != 0 {
+		t.Errorf("bulk registrations: %+v, want one per bulk PUT, none in use", s)
+	}
 	if s := a.ni.Status(); s.SendCount != 7 || s.Peers != 1 || !s.Up {
 		t.Fatalf("status %+v", s)
 	}

@@ -202,11 +202,16 @@ func (d *device) dispatch() {
 	for {
 		var ev cmEvent
 		var target cmTarget
+		var cmErr error
 		rerr := rc.Read(func(uintptr) bool {
 			var e *C.struct_rdma_cm_event
 			ret, err := C.rdma_get_cm_event(d.ch, &e)
 			if ret != 0 {
-				return !errors.Is(err, syscall.EAGAIN)
+				if errors.Is(err, syscall.EAGAIN) {
+					return false
+				}
+				cmErr = fmt.Errorf("rdma_get_cm_event: %w", err)
+				return true
 			}
 			ev = copyEvent(e)
 			key := uintptr(unsafe.Pointer(e.id))
@@ -220,6 +225,10 @@ func (d *device) dispatch() {
 			return true
 		})
 		if rerr != nil {
+			return
+		}
+		if cmErr != nil {
+			d.log.Error("ibverbs: rdma_cm event channel failed; no more connection events", zap.Error(cmErr))
 			return
 		}
 		switch {
@@ -340,8 +349,9 @@ type complQueue struct {
 	log    *zap.Logger
 	wg     sync.WaitGroup // the watch goroutine
 
-	mu  sync.Mutex // serialises Poll on wcs
-	wcs [maxPoll]C.struct_ibv_wc
+	mu     sync.Mutex // serialises Poll on wcs; guards failed
+	wcs    [maxPoll]C.struct_ibv_wc
+	failed error // the completion channel broke
 }
 
 // watch turns completion events into values on notify.
@@ -353,11 +363,31 @@ func (q *complQueue) watch() {
 		return
 	}
 	for {
+		var cqErr error
 		rerr := rc.Read(func(uintptr) bool {
 			ret, err := C.stria_get_cq_event(q.ch, q.cq)
-			return ret == 0 || !errors.Is(err, syscall.EAGAIN)
+			if ret != 0 && errors.Is(err, syscall.EAGAIN) {
+				return false
+			}
+			if ret != 0 {
+				cqErr = fmt.Errorf("ibv_get_cq_event: %w", err)
+			}
+			return true
 		})
 		if rerr != nil {
+			return
+		}
+		if cqErr != nil {
+			// Without events the owner would sleep through completions: fail
+			// the CQ, so that its next Poll reports it, and wake the owner.
+			q.log.Error("ibverbs: completion channel failed", zap.Error(cqErr))
+			q.mu.Lock()
+			q.failed = cqErr
+			q.mu.Unlock()
+			select {
+			case q.notify <- struct{}{}:
+			default:
+			}
 			return
 		}
 		select {
@@ -370,6 +400,9 @@ func (q *complQueue) watch() {
 func (q *complQueue) Poll(wc []verbs.WC) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.failed != nil {
+		return 0, q.failed
+	}
 	n := C.stria_poll_cq(q.cq, C.int(min(len(wc), maxPoll)), &q.wcs[0])
 	if n < 0 {
 		return 0, fmt.Errorf("%w: ibv_poll_cq returned %d", verbs.ErrCQOverrun, int(n))
