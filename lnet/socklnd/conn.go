@@ -26,7 +26,7 @@ const (
 	bulkReadBuf = FrameHeaderSize + lnet.HeaderSize
 	// ioChunk bounds one read or write between two deadline extensions, so
 	// that Timeout means "no progress for that long", as sock_timeout.
-	ioChunk = 4 << 20
+	ioChunk = 16 << 20
 	// maxBatch bounds the messages gathered into one vectored write.
 	maxBatch = 64
 )
