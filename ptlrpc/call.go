@@ -142,10 +142,19 @@ func (imp *Import) putCall(c *call) {
 	if c.send != nil {
 		c.send.unref()
 	}
-	*c = call{imp: imp, wake: c.wake, timer: c.timer}
+	// Reset field by field: mu, wake and timer are reused as they are.
+	c.xid, c.send, c.msg, c.replySize = 0, nil, wire.Msg{}, 0
+	c.bulkOut, c.bulkIn, c.replay, c.evictions, c.transno = nil, nil, false, 0, 0
+	c.replaying, c.dropped = false, false
+	c.sending, c.sendErr, c.rbuf, c.replyUnlinked = 0, nil, nil, false
+	c.final, c.finalLen, c.finalRLen, c.earlyExtra = false, 0, 0, 0
+	c.bulkMD, c.bulkUnlinked = nil, false
 	imp.callPool.Put(c)
 }
 
+// signal wakes the call's goroutine. Handlers call it with c.mu held, so
+// that once the waiter has seen the condition under c.mu, no handler
+// touches c any more.
 func (c *call) signal() {
 	select {
 	case c.wake <- struct{}{}:
@@ -185,8 +194,8 @@ func (imp *Import) onReply(ev lnet.Event) {
 	if ev.Unlinked {
 		c.replyUnlinked = true
 	}
-	c.mu.Unlock()
 	c.signal()
+	c.mu.Unlock()
 }
 
 func (imp *Import) onSend(ev lnet.Event) {
@@ -198,8 +207,8 @@ func (imp *Import) onSend(ev lnet.Event) {
 	if ev.Unlinked {
 		c.sending--
 	}
-	c.mu.Unlock()
 	c.signal()
+	c.mu.Unlock()
 }
 
 func (imp *Import) onBulk(ev lnet.Event) {
@@ -207,8 +216,8 @@ func (imp *Import) onBulk(ev lnet.Event) {
 	if ev.Unlinked {
 		c.mu.Lock()
 		c.bulkUnlinked = true
-		c.mu.Unlock()
 		c.signal()
+		c.mu.Unlock()
 	}
 }
 
@@ -432,6 +441,7 @@ func (imp *Import) Call(ctx context.Context, req *Req) (*Reply, error) {
 		rep, err = c.run(ctx)
 		c.detachBulk()
 	}
+	c.waitFor(func() bool { return c.sending == 0 })
 	imp.mu.Lock()
 	delete(imp.inflight, c.xid)
 	keep := err == nil && c.replay && rep.Msg.Transno > imp.lastCommitted && imp.state != StateClosed &&

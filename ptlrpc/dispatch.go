@@ -40,6 +40,7 @@ func (s *Service) serve(r *Request) {
 		return
 	}
 	r.exp, r.tgt = exp, exp.target
+	exp.lastSeen.Store(r.arrival.UnixNano())
 	replay := r.msg.Flags&wire.FlagReplay != 0
 	exp.mu.Lock()
 	exp.requests++

@@ -15,8 +15,10 @@
 //
 // A Service listens on one request portal of one LNet instance. It posts
 // RequestBuffers buffers of RequestBufferSize bytes (MDs with MDMaxSize, so
-// many requests land in one buffer); a buffer is posted again once LNet has
-// unlinked it and every request in it has been served. A request longer
+// many requests land in one buffer). Each request is copied out of the
+// buffer into a pooled one as it arrives (requests are small; bulk never
+// passes through here), so a slow handler never pins a request buffer, and
+// a buffer LNet has unlinked for lack of room is posted again at once. A request longer
 // than MaxRequestSize is truncated by LNet, and the service answers it with
 // EMSGSIZE: nothing is ever silently cut. An envelope that does not decode is
 // logged and dropped; the service serves everyone else.

@@ -18,9 +18,10 @@ import (
 // waitLimit guards against a hung test; nothing measures speed with it.
 const waitLimit = 20 * time.Second
 
-// testAT keeps timeouts short so that resend and failover tests run fast.
-var testAT = ATConfig{Min: 300 * time.Millisecond, Max: 3 * time.Second, History: 10 * time.Second,
-	EarlyMargin: 150 * time.Millisecond, Extra: 300 * time.Millisecond}
+// testAT keeps timeouts short so that resend and failover tests run fast,
+// yet long enough that a loaded machine does not time requests out.
+var testAT = ATConfig{Min: 500 * time.Millisecond, Max: 5 * time.Second, History: 10 * time.Second,
+	EarlyMargin: 250 * time.Millisecond, Extra: 500 * time.Millisecond}
 
 const (
 	testReqPortal   = wire.OSTIOPortal

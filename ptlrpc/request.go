@@ -13,8 +13,8 @@ import (
 // handler returns.
 type Request struct {
 	svc      *Service
-	rb       *rqbd
-	data     []byte // the message as received, in rb's buffer
+	in       *buf   // the request's copy of the message
+	data     []byte // the message as received (in.b)
 	rlen     uint32 // its length as sent
 	peer     lnet.ProcessID
 	arrival  time.Time

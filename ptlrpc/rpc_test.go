@@ -379,7 +379,7 @@ func TestLargeReply(t *testing.T) {
 	if !bytes.Equal(rep.Body, big) || executed.Load() != 1 {
 		t.Fatalf("%d bytes, executed %d", len(rep.Body), executed.Load())
 	}
-	if imp.Info().Resends != 1 || srv.svc.Stats().Reconstructed != 1 {
+	if imp.Info().Resends < 1 || srv.svc.Stats().Reconstructed < 1 {
 		t.Fatalf("import %+v service %+v", imp.Info(), srv.svc.Stats())
 	}
 }

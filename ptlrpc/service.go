@@ -40,8 +40,8 @@ type ServiceConfig struct {
 	// A longer one is answered with EMSGSIZE, never silently cut.
 	MaxRequestSize int
 	// RequestBufferSize and RequestBuffers size the buffers requests land
-	// in (defaults 1 MiB and 4): each holds many requests, and is posted
-	// again once every request in it has been served.
+	// in (defaults 1 MiB and 4): each holds many requests, which are copied
+	// out as they arrive.
 	RequestBufferSize int
 	RequestBuffers    int
 	// BulkTimeout bounds one bulk transfer (default 100 s).
@@ -109,6 +109,7 @@ type Service struct {
 	at        *atEstimate
 	replyPool *bufPool
 	smallPool *bufPool
+	inPool    *bufPool
 	reqPool   sync.Pool
 	onReqFn   func(lnet.Event)
 	onSentFn  func(lnet.Event)
@@ -148,6 +149,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		at:        newATEstimate(cfg.AT, 0),
 		replyPool: newBufPool(4 << 10),
 		smallPool: newBufPool(wire.MsgSize),
+		inPool:    newBufPool(4 << 10),
 		done:      make(chan struct{}),
 		queue:     make(chan *Request, cfg.QueueDepth),
 		active:    map[*Request]struct{}{},
@@ -251,14 +253,14 @@ func (s *Service) isClosing() bool {
 }
 
 // rqbd is a request buffer: an MD on the request portal that many requests
-// land in, one after another. It is posted again once LNet has unlinked it
-// (no room for another MaxRequestSize request) and every request in it has
-// been served (refs: one while posted, one per request).
+// land in, one after another. Each request is copied out into a pooled
+// buffer as its event is delivered, so a buffer never waits for slow
+// handlers: LNet unlinks it once less than MaxRequestSize is left, and it is
+// posted again at once.
 type rqbd struct {
-	svc  *Service
-	buf  []byte
-	refs atomic.Int32
-	md   *lnet.MDHandle // guarded by svc.mu
+	svc *Service
+	buf []byte
+	md  *lnet.MDHandle // guarded by svc.mu
 }
 
 func (rb *rqbd) post() error {
@@ -268,7 +270,6 @@ func (rb *rqbd) post() error {
 	if s.closing {
 		return ErrClosed
 	}
-	rb.refs.Store(1)
 	md, err := s.ln.Attach(s.cfg.Portal, lnet.MatchSpec{IgnoreBits: ^uint64(0)}, lnet.MD{
 		Buf: rb.buf, Threshold: lnet.ThresholdInf, MaxSize: s.cfg.MaxRequestSize,
 		Options: lnet.MDOpPut | lnet.MDMaxSize | lnet.MDTruncate | lnet.MDAckDisable,
@@ -291,10 +292,8 @@ func (rb *rqbd) unlink() {
 	}
 }
 
-func (rb *rqbd) unref() {
-	if rb.refs.Add(-1) != 0 {
-		return
-	}
+// repost posts an unlinked buffer again, unless the service is closing.
+func (rb *rqbd) repost() {
 	s := rb.svc
 	if err := rb.post(); err != nil {
 		if !s.isClosing() {
@@ -304,28 +303,27 @@ func (rb *rqbd) unref() {
 	}
 }
 
-// onRequestEvent is the request buffers' MD handler.
+// onRequestEvent is the request buffers' MD handler. LNet delivers one MD's
+// events one at a time, in order, after the data landed; a later PUT lands
+// further on in the buffer, so the copy here reads stable bytes.
 func (s *Service) onRequestEvent(ev lnet.Event) {
 	rb := ev.UserData.(*rqbd)
-	switch ev.Type {
-	case lnet.EventPut:
-		if ev.Err != nil {
-			s.log.Debug("ptlrpc: request receive failed", zap.Stringer("nid", ev.Initiator.NID), zap.Error(ev.Err))
-		} else {
-			rb.refs.Add(1)
-			r := s.reqPool.Get().(*Request)
-			r.rb = rb
-			r.data = rb.buf[ev.Offset : ev.Offset+ev.MLength : ev.Offset+ev.MLength]
-			r.rlen = ev.RLength
-			r.peer = ev.Initiator
-			r.arrival = time.Now()
-			s.accept(r)
-		}
-		if ev.Unlinked {
-			rb.unref()
-		}
-	case lnet.EventUnlink:
-		rb.unref()
+	switch {
+	case ev.Type != lnet.EventPut:
+	case ev.Err != nil:
+		s.log.Debug("ptlrpc: request receive failed", zap.Stringer("nid", ev.Initiator.NID), zap.Error(ev.Err))
+	default:
+		r := s.reqPool.Get().(*Request)
+		r.in = s.inPool.get(int(ev.MLength))
+		copy(r.in.b, rb.buf[ev.Offset:ev.Offset+ev.MLength])
+		r.data = r.in.b
+		r.rlen = ev.RLength
+		r.peer = ev.Initiator
+		r.arrival = time.Now()
+		s.accept(r)
+	}
+	if ev.Unlinked {
+		rb.repost()
 	}
 }
 
@@ -386,16 +384,15 @@ func (s *Service) worker() {
 	}
 }
 
-// release ends a request: its buffer space may be reused.
+// release ends a request and returns its buffers.
 func (s *Service) release(r *Request) {
 	s.deactivate(r)
 	if r.rep != nil {
 		r.rep.unref()
 	}
-	rb := r.rb
+	r.in.unref()
 	*r = Request{svc: s}
 	s.reqPool.Put(r)
-	rb.unref()
 }
 
 func (s *Service) deactivate(r *Request) {

@@ -130,6 +130,29 @@ func (t *Target) Evict(clientUUID string) bool {
 	return e != nil
 }
 
+// EvictIdle evicts every client that has sent nothing (not even a ping) for
+// longer than idle, and returns their UUIDs: Lustre's ping evictor, which
+// uses about 1.5 times obd_timeout. The target's owner calls it
+// periodically; ptlrpc runs no timer of its own for it.
+func (t *Target) EvictIdle(idle time.Duration) []string {
+	cutoff := time.Now().Add(-idle).UnixNano()
+	var gone []*Export
+	t.mu.Lock()
+	for _, e := range t.byUUID {
+		if e.lastSeen.Load() < cutoff {
+			t.removeLocked(e)
+			gone = append(gone, e)
+		}
+	}
+	t.mu.Unlock()
+	uuids := make([]string, 0, len(gone))
+	for _, e := range gone {
+		e.dropSaved()
+		uuids = append(uuids, e.uuid)
+	}
+	return uuids
+}
+
 func (t *Target) removeLocked(e *Export) {
 	delete(t.byUUID, e.uuid)
 	delete(t.byHandle, e.handle)
@@ -173,6 +196,7 @@ func (t *Target) connect(ctx context.Context, req *wire.ConnectRequest, peer lne
 	exp.connCnt++
 	exp.peer = peer
 	exp.mu.Unlock()
+	exp.lastSeen.Store(time.Now().UnixNano())
 	t.mu.Unlock()
 	if old != nil && !reuse {
 		old.dropSaved()
@@ -197,7 +221,8 @@ type Export struct {
 	uuid      string
 	handle    uint64
 	connected time.Time
-	gone      atomic.Bool // evicted or disconnected
+	gone      atomic.Bool  // evicted or disconnected
+	lastSeen  atomic.Int64 // unix nanoseconds of the client's last request
 	private   atomic.Value
 
 	mu       sync.Mutex
@@ -243,6 +268,7 @@ type ExportInfo struct {
 	Requests     uint64
 	SavedReplies int
 	LastXID      uint64
+	LastSeen     time.Time // the client's last request
 }
 
 // Info returns a snapshot of e.
@@ -250,7 +276,8 @@ func (e *Export) Info() ExportInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return ExportInfo{ClientUUID: e.uuid, Peer: e.peer, Handle: e.handle, ConnCnt: e.connCnt,
-		Connected: e.connected, Requests: e.requests, SavedReplies: len(e.saved), LastXID: e.lastXID}
+		Connected: e.connected, Requests: e.requests, SavedReplies: len(e.saved), LastXID: e.lastXID,
+		LastSeen: time.Unix(0, e.lastSeen.Load())}
 }
 
 // pruneLocked forgets saved replies the client has seen (XID <= lastXID)
