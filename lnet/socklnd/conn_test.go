@@ -291,3 +291,36 @@ func TestInlineSplit(t *testing.T) {
 		}
 	})
 }
+
+// TestWrongNIDAnswers: a listener at a peer's address that answers the
+// hello as some other NID is refused: the message fails with ErrPeerDown
+// wrapping ErrWrongNID, and the refusal is logged with nid and reason.
+func TestWrongNIDAnswers(t *testing.T) {
+	lndtest.CheckLeaks(t)
+	h := newHarness(Config{})
+	logs := observe(h)
+	a := h.start(t, 0, lndtest.NewRecorder(lndtest.Policy{}))
+	peer, impostor := tcpNID(70), tcpNID(71)
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(peer.Addr, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	h.mu.Lock()
+	h.ports[peer] = netip.MustParseAddrPort(ln.Addr().String())
+	h.mu.Unlock()
+	tx := send(a, peer, []byte("hi"), 1)
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	req := readHello(t, c)
+	writeHello(t, c, hello{Type: req.Type.flip(), Src: impostor, Dst: a.NID(), SrcInc: 5})
+	err = tx.wait(t)
+	if !errors.Is(err, lnet.ErrPeerDown) || !errors.Is(err, ErrWrongNID) || !errors.Is(err, lnet.ErrProtocol) {
+		t.Fatalf("send: %v, want lnet.ErrPeerDown, ErrWrongNID and lnet.ErrProtocol", err)
+	}
+	lndtest.ExpectClosed(t, c)
+	awaitLog(t, logs, peer, ErrWrongNID)
+}
