@@ -1,0 +1,87 @@
+// Package fusefs turns Stria's client library into a FUSE mount, with
+// go-fuse (github.com/hanwen/go-fuse/v2, its fs package). It is the only
+// package that imports go-fuse, and it knows nothing of RPCs: it works
+// through the Backend interface (backend.go), on FIDs, and translates.
+//
+//	srv, err := fusefs.Mount(ctx, "/mnt/stria", backend, fusefs.Options{
+//		FsName: "10.0.0.1@tcp:/stria", AllowOther: true, Logger: log})
+//	...
+//	err = srv.Serve(ctx) // foreground: until unmounted, or ctx is cancelled
+//
+// # Inodes
+//
+// Every inode of the mount is a node holding a FID. Its inode number is
+// wire.FID.Ino() (Lustre's flattened FID), stable across clients and
+// remounts, generation 0. go-fuse keeps one node per inode number, so the
+// names that reach one FID (hard links, readdirplus, lookups from several
+// directories) are one kernel inode. go-fuse's tree of nodes is only a
+// cache of what the kernel holds: every lookup asks the backend, and a
+// node's FID never changes (a rename moves a name, not a FID). Two FIDs
+// whose flattened numbers collide would share an inode, as on Lustre with
+// 64-bit inode numbers.
+//
+// # Caching
+//
+// Nothing is cached in the kernel while there are no locks (issue #4):
+// entry, attribute and negative timeouts are 0, so every path walk looks
+// names up and every stat fetches attributes; and no open keeps the page
+// cache (no FOPEN_KEEP_CACHE), so a file opened after another client wrote
+// it reads the new data (close-to-open). Within one open the page cache
+// serves reads, which is what mmap(2) and MPI-IO need; FOPEN_DIRECT_IO is
+// used only for O_APPEND (below). The lock issue raises the timeouts and
+// keeps the page cache under inodebits and extent locks, invalidating it
+// through FUSE notifications when a lock is called back.
+//
+// # Data path
+//
+// Kernel passthrough stays off: handles have no PassthroughFd and the
+// capability is not offered, so every READ and WRITE reaches the daemon.
+// MaxWrite is 1 MiB (FUSE_MAX_PAGES, 256 pages): a large write(2) arrives
+// as 1 MiB WRITEs, one bulk RPC each. Reads come through the kernel's
+// readahead, whose window the adapter raises to 4 MiB (the mount's
+// read_ahead_kb) so that they too arrive as 1 MiB READs, several at once.
+// go-fuse reuses a WRITE's buffer once Write returns, so the backend must
+// copy what it keeps.
+//
+// O_APPEND: the kernel computes an append's offset from its cached size,
+// which another client may have made stale. A handle opened with O_APPEND
+// is direct I/O, and each of its writes goes where the backend says the
+// file ends now, one at a time through this client (node.appendMu).
+// Appends from several clients at once are ordered only under locks (#4).
+//
+// # Permissions and credentials
+//
+// The kernel's default_permissions is off (Options.DefaultPermissions
+// turns it on): the MDT checks every operation against the caller's
+// credentials, as Lustre checks on the server. Every operation puts the
+// caller's fsuid, fsgid and thread id into the context (client.WithCreds),
+// and for callers other than root the supplementary groups, read from
+// /proc/<tid>/status since FUSE does not send them. The adapter checks
+// mode bits itself only where no server operation exists: access(2), the
+// kernel's check before chdir, and opening a directory for reading.
+//
+// # Errors
+//
+// Backend errors become errnos in one function, toErrno: an error wrapping
+// a syscall.Errno (found with errors.As, so wire's remote errors and %w
+// chains work) is that errno; a cancelled context (the kernel interrupted
+// the request) is EINTR; anything else is EIO, logged with the FID. Never
+// hand a wrapped error to go-fuse's ToErrno: it answers ENOSYS, which the
+// kernel remembers for the whole mount.
+//
+// # Directories
+//
+// A listing streams Backend.ReadDir batches, continued by cookie, with
+// attributes (the kernel reads every directory with readdirplus). The
+// adapter adds "." and "..": directory offset 1 is after ".", 2 after "..",
+// and any larger offset is the backend's cookie of the entry just read,
+// so telldir/seekdir work and backend cookies must be above 2.
+//
+// # Lifetime
+//
+// Mount starts go-fuse's serving goroutines; Unmount and Wait wait for
+// them. Files the kernel never released (an aborted connection) are
+// released when serving ends. Lock order: fileSystem.mu and node.appendMu
+// are leaves (nothing else is locked under them); go-fuse's own locks are
+// never held while the adapter calls the backend.
+package fusefs

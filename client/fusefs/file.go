@@ -1,0 +1,140 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"go.uber.org/zap"
+)
+
+// handle is one open file description: what open(2) or creat(2) returned,
+// shared by dup'ed descriptors and forks, until the kernel's RELEASE.
+type handle struct {
+	n      *node
+	f      File
+	append bool
+}
+
+var (
+	_ fs.FileReader    = (*handle)(nil)
+	_ fs.FileWriter    = (*handle)(nil)
+	_ fs.FileFlusher   = (*handle)(nil)
+	_ fs.FileFsyncer   = (*handle)(nil)
+	_ fs.FileReleaser  = (*handle)(nil)
+	_ fs.FileAllocater = (*handle)(nil)
+)
+
+// newHandle wraps an open backend file and registers it, so that Close
+// can release it if the kernel never does. It returns the FOPEN_* flags
+// for the kernel:
+//
+//   - never FOPEN_KEEP_CACHE: the kernel drops the file's page cache at
+//     every open, so a reader sees what other clients wrote before it
+//     opened (close-to-open). The lock issue (#4) keeps the cache under
+//     extent locks instead.
+//   - FOPEN_DIRECT_IO for O_APPEND only: an append goes where the file
+//     ends now (see Write), which may not be where the kernel's cached
+//     size says, so it must bypass the page cache.
+//
+// The handle implements no PassthroughFd: the kernel never reads or
+// writes a backing file itself, every READ and WRITE reaches Stria.
+func (fsys *fileSystem) newHandle(n *node, f File, flags uint32) (*handle, uint32) {
+	h := &handle{n: n, f: f, append: flags&syscall.O_APPEND != 0}
+	fsys.mu.Lock()
+	fsys.open[h] = struct{}{}
+	fsys.mu.Unlock()
+	var fuseFlags uint32
+	if h.append {
+		fuseFlags |= fuse.FOPEN_DIRECT_IO
+	}
+	return h, fuseFlags
+}
+
+// Read answers a READ of up to MaxWrite bytes; a short count is end of
+// file.
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	fsys := h.n.fsys
+	n, err := h.f.ReadAt(fsys.opContext(ctx), dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fsys.toErrno(err, "read", h.n.fid)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// Write writes a WRITE request of up to MaxWrite bytes at off, or, for a
+// file opened O_APPEND, at the file's current size. go-fuse reuses data
+// after Write returns.
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	fsys := h.n.fsys
+	ctx = fsys.opContext(ctx)
+	if h.append {
+		h.n.appendMu.Lock()
+		defer h.n.appendMu.Unlock()
+		a, err := fsys.b.GetAttr(ctx, h.n.fid)
+		if err != nil {
+			return 0, fsys.toErrno(err, "write", h.n.fid)
+		}
+		off = int64(a.Size)
+	}
+	n, err := h.f.WriteAt(ctx, data, off)
+	if err != nil {
+		return 0, fsys.toErrno(err, "write", h.n.fid)
+	}
+	return uint32(n), 0
+}
+
+// Flush runs at every close(2); its error is close's.
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	fsys := h.n.fsys
+	return fsys.toErrno(h.f.Flush(fsys.opContext(ctx)), "flush", h.n.fid)
+}
+
+// Fsync serves fsync(2) and fdatasync(2) (FUSE_FSYNC_FDATASYNC, bit 0).
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	fsys := h.n.fsys
+	return fsys.toErrno(h.f.Fsync(fsys.opContext(ctx), flags&1 != 0), "fsync", h.n.fid)
+}
+
+// Allocate serves fallocate(2); a backend without it answers EOPNOTSUPP.
+func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	fsys := h.n.fsys
+	err := h.f.Allocate(fsys.opContext(ctx), int64(off), int64(size), mode)
+	return fsys.toErrno(err, "fallocate", h.n.fid)
+}
+
+// Release runs once, after the last descriptor of the open file is closed
+// (the kernel ignores its answer).
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	fsys := h.n.fsys
+	if !fsys.forget(h) {
+		return 0
+	}
+	return fsys.toErrno(h.f.Release(fsys.opContext(ctx)), "release", h.n.fid)
+}
+
+// forget unregisters h; false if it was already (by releaseAll).
+func (fsys *fileSystem) forget(h *handle) bool {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	_, ok := fsys.open[h]
+	delete(fsys.open, h)
+	return ok
+}
+
+// releaseAll releases the files the kernel left open when the connection
+// ended without RELEASEs (an aborted connection, a killed mount).
+func (fsys *fileSystem) releaseAll(ctx context.Context) {
+	fsys.mu.Lock()
+	open := fsys.open
+	fsys.open = map[*handle]struct{}{}
+	fsys.mu.Unlock()
+	for h := range open {
+		if err := h.f.Release(ctx); err != nil {
+			fsys.log.Warn("fusefs: release at unmount", zap.Stringer("fid", h.n.fid), zap.Error(err))
+		}
+	}
+}
