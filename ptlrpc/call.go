@@ -29,7 +29,7 @@ type Req struct {
 	// passes it, and replays it if the server restarts before.
 	Replayable bool
 	// ReplySize is the size of the reply buffer, envelope included
-	// (default ImportConfig.ReplySize). A longer reply is not lost: the
+	// (default ImportConfig.MaxReplySize). A longer reply is not lost: the
 	// call is resent with a buffer that fits, and the server answers it
 	// from its saved reply.
 	ReplySize int
@@ -115,7 +115,7 @@ func (imp *Import) getCall(req *Req, cr Creds) *call {
 	c := imp.callPool.Get().(*call)
 	c.replySize = req.ReplySize
 	if c.replySize <= 0 {
-		c.replySize = imp.cfg.ReplySize
+		c.replySize = imp.cfg.MaxReplySize
 	}
 	c.bulkOut, c.bulkIn, c.replay = req.BulkOut, req.BulkIn, req.Replayable
 	c.send = imp.sendPool.get(wire.MsgSize)

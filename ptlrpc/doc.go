@@ -86,7 +86,7 @@
 // reconnects and the call is resent with the same XID and FlagResent; a call
 // whose import reconnected for another reason is resent too. An ERR reply of
 // EBUSY is resent after a pause. A reply longer than the call's reply
-// buffer (Req.ReplySize, default ImportConfig.ReplySize) is truncated by
+// buffer (Req.ReplySize, default ImportConfig.MaxReplySize) is truncated by
 // LNet; the call is then resent with a buffer of the reply's size, and the
 // server answers from the saved reply, as Lustre does. If a reconnect shows the server has
 // forgotten this client without restarting (eviction), calls in progress fail

@@ -70,10 +70,12 @@ type ImportConfig struct {
 	ClientUUID string
 	// Flags are the connect flags asked for.
 	Flags wire.ConnectFlags
-	// ReplySize is the size of reply buffers, envelope included, unless a
-	// Req says otherwise (default 8 KiB); a call whose reply is longer is
-	// resent with a buffer that fits (up to 16 MiB).
-	ReplySize int
+	// MaxReplySize is the size of reply buffers, envelope included, unless
+	// a Req says otherwise (default 8 KiB). A call whose reply is longer is
+	// not failed but resent with a buffer that fits (up to 16 MiB; beyond,
+	// Call returns ErrReplyTooBig and the caller may retry with a larger
+	// Req.ReplySize).
+	MaxReplySize int
 	// ConnectTimeout bounds one connect attempt (default 5 s).
 	ConnectTimeout time.Duration
 	// ReconnectBackoff is the pause after every NID of the list failed
@@ -113,10 +115,10 @@ func (c *ImportConfig) Validate() error {
 	if len(c.ClientUUID) > wire.MaxNameLen {
 		return fmt.Errorf("%w: client UUID of %d bytes", ErrBadConfig, len(c.ClientUUID))
 	}
-	if c.ReplySize <= 0 {
-		c.ReplySize = 8 << 10
+	if c.MaxReplySize <= 0 {
+		c.MaxReplySize = 8 << 10
 	}
-	c.ReplySize = max(c.ReplySize, wire.MsgSize)
+	c.MaxReplySize = max(c.MaxReplySize, wire.MsgSize)
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 5 * time.Second
 	}
@@ -194,7 +196,7 @@ func NewImport(cfg ImportConfig) (*Import, error) {
 	imp := &Import{
 		cfg: cfg, ln: cfg.LNet,
 		log:       cfg.Logger.With(zap.String("target", cfg.Target)),
-		replyPool: newBufPool(earlyArea + cfg.ReplySize),
+		replyPool: newBufPool(earlyArea + cfg.MaxReplySize),
 		sendPool:  newBufPool(4 << 10),
 		svcAT:     newATEstimate(cfg.AT, 0),
 		netAT:     newATEstimate(ATConfig{Min: 0, Max: cfg.AT.Max, History: cfg.AT.History}, 0),

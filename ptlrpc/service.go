@@ -3,6 +3,7 @@ package ptlrpc
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -144,6 +145,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Handlers = maps.Clone(cfg.Handlers)
 	s := &Service{
 		cfg: cfg, ln: cfg.LNet, log: cfg.Logger.With(zap.String("service", cfg.Name)),
 		at:        newATEstimate(cfg.AT, 0),

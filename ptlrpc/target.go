@@ -3,7 +3,9 @@ package ptlrpc
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -78,6 +80,8 @@ func NewTarget(cfg TargetConfig) (*Target, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Handlers = maps.Clone(cfg.Handlers)
+	cfg.Errnos = slices.Clone(cfg.Errnos)
 	return &Target{cfg: cfg, byUUID: map[string]*Export{}, byHandle: map[uint64]*Export{}}, nil
 }
 
