@@ -135,6 +135,14 @@ func New(ctx context.Context, cfg Config) (*LNet, error) {
 			PeerCredits: cfg.PeerCredits,
 			Logger:      ln.log.With(zap.Stringer("net", nc.Net)),
 		}, ns)
+		if errors.Is(err, ErrNotSupported) {
+			// A network this node cannot serve (o2ib without an RDMA
+			// device or without RDMA support in the build) is left out;
+			// peers reach the node over the networks it does have.
+			ln.log.Warn("lnet: network unavailable, serving without it",
+				zap.Stringer("net", nc.Net), zap.Error(err))
+			continue
+		}
 		if err != nil {
 			return fail(fmt.Errorf("lnet: start %v: %w", nc.Net, err))
 		}
@@ -144,6 +152,9 @@ func New(ctx context.Context, cfg Config) (*LNet, error) {
 		ln.nis = append(ln.nis, ns)
 		ln.byNet[nc.Net] = ns
 		ln.local[ns.nid] = ns
+	}
+	if len(cfg.Networks) > 0 && len(ln.nis) == 0 {
+		return fail(fmt.Errorf("lnet: none of the networks %v could start: %w", cfg.Networks, ErrNotSupported))
 	}
 	ln.lo = &niState{ln: ln, lo: true, net: Net{Type: LoLND}, nid: LoNID(0)}
 	ln.loop = newLoopNI(ln)

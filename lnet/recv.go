@@ -196,14 +196,24 @@ func (ln *LNet) recvGet(ns *niState, from NID, hdr *Header, rx Rx) {
 		Type: EventGet, Initiator: ProcessID{NID: hdr.Src, PID: hdr.SrcPID},
 		MatchBits: hdr.MatchBits, RLength: hdr.Length, MLength: uint32(mlen), Offset: uint32(off),
 	}
-	rx.Recv(nil, noopDone)
+	// The REPLY goes to the LND before the GET's rx is released, and
+	// without waiting for credits, as Lustre's lnet_parse_get: an RDMA LND
+	// answers a GET by writing into the sink its GET_REQ described, which it
+	// can do only while it still holds that rx. Waiting for credits here
+	// could also stall the connection's reader behind unrelated traffic.
 	ln.mu.Lock()
-	failed := ln.sendLocked(m)
-	ln.mu.Unlock()
-	if failed {
-		m.tx.Complete(ErrClosed)
+	closed := ln.closed
+	if !closed && !ns.lo {
+		m.peer = ln.peerLocked(ns, from)
 	}
-	ln.drain()
+	ln.mu.Unlock()
+	if closed {
+		rx.Recv(nil, noopDone)
+		m.tx.Complete(ErrClosed)
+		return
+	}
+	ns.ni.Send(&m.tx)
+	rx.Recv(nil, noopDone)
 }
 
 func (ln *LNet) recvAck(ns *niState, from NID, hdr *Header, rx Rx) {
