@@ -6,7 +6,7 @@ BIN      := bin
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build deps test check vet test-unit test-gomaxprocs1 bench up down clean
+.PHONY: all build deps test check vet test-unit test-rdma test-gomaxprocs1 bench up down clean
 
 all: build
 
@@ -30,12 +30,17 @@ check:
 test-unit:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+# o2iblnd's tests once more in the cgo build against libibverbs (the
+# real-device cases skip, naming test/rdma/run.sh).
+test-rdma:
+	$(GO) test -tags rdma -count=1 -timeout 5m ./lnet/o2iblnd/... ./test/rdma/
+
 # One more run of the network layer with a single P flushes out ordering
 # assumptions that only hold with parallelism (STYLE.md item 20).
 test-gomaxprocs1:
 	GOMAXPROCS=1 $(GO) test -count=1 -timeout 10m ./lnet/... ./ptlrpc/...
 
-test: deps check test-unit test-gomaxprocs1
+test: deps check test-unit test-rdma test-gomaxprocs1
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./lnet/... ./ptlrpc/...
