@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -40,7 +41,7 @@ type testMount struct {
 // mount mounts m (a new memFS if nil) on a fresh directory, with every
 // check a test needs at its end: unmounted (lazily if the test left it
 // busy), and no goroutine of go-fuse or of this package left running.
-func mount(t testing.TB, m *memFS, opts Options) *testMount {
+func mount(t *testing.T, m *memFS, opts Options) *testMount {
 	t.Helper()
 	needFUSE(t)
 	checkLeaks(t)
@@ -48,6 +49,10 @@ func mount(t testing.TB, m *memFS, opts Options) *testMount {
 		m = newMemFS()
 	}
 	dir := t.TempDir()
+	if opts.AllowOther {
+		// Other users must get through t.TempDir's 0700 parent to reach it.
+		must(t, "chmod", os.Chmod(filepath.Dir(dir), 0755))
+	}
 	// The test log gets info and up; the observer also the debug trace.
 	core, logs := observer.New(zapcore.DebugLevel)
 	tl := zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel))

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -33,6 +34,7 @@ type memFS struct {
 
 	// Observations.
 	writeSizes map[int]int             // WriteAt calls by length
+	readSizes  map[int]int             // ReadAt calls by length
 	creds      map[string]client.Creds // the last credentials per operation
 	released   int                     // Release calls
 	opens      int                     // Open and Create calls that succeeded
@@ -62,6 +64,7 @@ func newMemFS() *memFS {
 		nextOid:    1,
 		batch:      64,
 		writeSizes: map[int]int{},
+		readSizes:  map[int]int{},
 		creds:      map[string]client.Creds{},
 		inject:     map[string]error{},
 	}
@@ -104,14 +107,11 @@ func (m *memFS) lastCreds(op string) client.Creds {
 	return m.creds[op]
 }
 
-func (m *memFS) writeCounts() map[int]int {
+// ioCounts returns how many ReadAt and WriteAt calls of each length came.
+func (m *memFS) ioCounts() (reads, writes map[int]int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := map[int]int{}
-	for k, v := range m.writeSizes {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m.readSizes), maps.Clone(m.writeSizes)
 }
 
 func (m *memFS) openCounts() (opens, released int) {
@@ -737,6 +737,7 @@ func (f *memFile) ReadAt(ctx context.Context, p []byte, off int64) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	f.m.readSizes[len(p)]++
 	if off >= int64(len(f.in.data)) {
 		return 0, io.EOF
 	}

@@ -51,6 +51,9 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if st, err := os.Stat(mountpoint); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s: not a directory (%v)", ErrMount, mountpoint, err)
+	}
 	fsys := &fileSystem{
 		b:    b,
 		opts: opts,
