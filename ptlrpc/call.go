@@ -33,6 +33,10 @@ type Req struct {
 	// call is resent with a buffer that fits, and the server answers it
 	// from its saved reply.
 	ReplySize int
+	// Portal sends this request to another service of the same target
+	// (0: ImportConfig.RequestPortal), as Lustre's osc sends reads and
+	// writes to OST_IO and everything else to OST_REQUEST.
+	Portal uint32
 }
 
 // Reply is a reply. Body aliases a pooled buffer: call Release when done
@@ -67,6 +71,7 @@ type call struct {
 	send      *buf     // envelope + body
 	msg       wire.Msg // the envelope, stamped per attempt
 	replySize int
+	portal    uint32 // request portal of this call
 	bulkOut   []byte
 	bulkIn    []byte
 	replay    bool // Req.Replayable
@@ -118,6 +123,10 @@ func (imp *Import) getCall(req *Req, cr Creds) *call {
 		c.replySize = imp.cfg.MaxReplySize
 	}
 	c.bulkOut, c.bulkIn, c.replay = req.BulkOut, req.BulkIn, req.Replayable
+	c.portal = req.Portal
+	if c.portal == 0 {
+		c.portal = imp.cfg.RequestPortal
+	}
 	c.send = imp.sendPool.get(wire.MsgSize)
 	if req.Encode != nil {
 		c.send.b = wire.AppendBody(c.send.b, req.Encode)
@@ -296,7 +305,7 @@ func (c *call) attempt(ctx context.Context, conn connState, flags wire.MsgFlags,
 		c.mu.Lock()
 		c.sending++
 		c.mu.Unlock()
-		if err := imp.ln.Put(smd, lnet.PutArgs{Target: conn.peer, Portal: imp.cfg.RequestPortal, MatchBits: c.xid}); err != nil {
+		if err := imp.ln.Put(smd, lnet.PutArgs{Target: conn.peer, Portal: c.portal, MatchBits: c.xid}); err != nil {
 			c.mu.Lock()
 			c.sendErr = err
 			c.mu.Unlock()
@@ -415,6 +424,8 @@ func (imp *Import) Call(ctx context.Context, req *Req) (*Reply, error) {
 		return nil, fmt.Errorf("%w: bulk in both directions", ErrBadRequest)
 	case (len(req.BulkOut) > 0 || len(req.BulkIn) > 0) && imp.cfg.BulkPortal == 0:
 		return nil, fmt.Errorf("%w: bulk without a bulk portal", ErrBadRequest)
+	case req.Portal >= lnet.MaxPortal:
+		return nil, fmt.Errorf("%w: portal %d", ErrBadRequest, req.Portal)
 	case req.Replayable && (len(req.BulkOut) > 0 || len(req.BulkIn) > 0):
 		return nil, fmt.Errorf("%w: a replayable request cannot carry bulk", ErrBadRequest)
 	case len(req.BulkOut) > 1<<32-1 || len(req.BulkIn) > 1<<32-1:
