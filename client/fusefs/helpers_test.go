@@ -41,7 +41,7 @@ type testMount struct {
 // mount mounts m (a new memFS if nil) on a fresh directory, with every
 // check a test needs at its end: unmounted (lazily if the test left it
 // busy), and no goroutine of go-fuse or of this package left running.
-func mount(t *testing.T, m *memFS, opts Options) *testMount {
+func mount(t testing.TB, m *memFS, opts Options) *testMount {
 	t.Helper()
 	needFUSE(t)
 	checkLeaks(t)

@@ -2,6 +2,8 @@ package fusefs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -33,12 +35,14 @@ type memFS struct {
 	batch int
 
 	// Observations.
-	writeSizes map[int]int             // WriteAt calls by length
-	readSizes  map[int]int             // ReadAt calls by length
-	creds      map[string]client.Creds // the last credentials per operation
-	released   int                     // Release calls
-	opens      int                     // Open and Create calls that succeeded
-	inject     map[string]error        // op -> error for its next call
+	writeSizes map[int]int              // WriteAt calls by length
+	readSizes  map[int]int              // ReadAt calls by length
+	creds      map[string]client.Creds  // the last credentials per operation
+	released   int                      // Release calls
+	opens      int                      // Open and Create calls that succeeded
+	inject     map[string]error         // op -> error for its next call
+	calls      map[string]int           // calls per op
+	block      map[string]chan struct{} // op -> its next call waits for its context; closed when it starts
 }
 
 type memInode struct {
@@ -67,6 +71,8 @@ func newMemFS() *memFS {
 		readSizes:  map[int]int{},
 		creds:      map[string]client.Creds{},
 		inject:     map[string]error{},
+		calls:      map[string]int{},
+		block:      map[string]chan struct{}{},
 	}
 	now := time.Now().UnixNano()
 	m.inodes[wire.RootFID] = &memInode{
@@ -87,11 +93,45 @@ func (m *memFS) begin(ctx context.Context, op string) (client.Creds, error) {
 	m.mu.Lock()
 	c := client.CredsFrom(ctx)
 	m.creds[op] = c
+	m.calls[op]++
 	if err, ok := m.inject[op]; ok {
 		delete(m.inject, op)
 		return c, err
 	}
+	if started, ok := m.block[op]; ok {
+		delete(m.block, op)
+		m.mu.Unlock()
+		close(started)
+		// As an RPC waiting for its reply: until the context is done (the
+		// kernel interrupted the call), or long enough to fail the test
+		// rather than hang it.
+		var err error
+		select {
+		case <-ctx.Done():
+			err = fmt.Errorf("memFS: %s: %w", op, ctx.Err())
+		case <-time.After(time.Minute):
+			err = errors.New("memFS: " + op + " never interrupted")
+		}
+		m.mu.Lock()
+		return c, err
+	}
 	return c, nil
+}
+
+// blockNext makes the next call of op wait for its context to be done;
+// the channel is closed when that call has started.
+func (m *memFS) blockNext(op string) <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch := make(chan struct{})
+	m.block[op] = ch
+	return ch
+}
+
+func (m *memFS) callCount(op string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[op]
 }
 
 // failNext makes the next call of op return err.

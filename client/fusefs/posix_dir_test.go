@@ -61,7 +61,11 @@ func testReaddir1000(t *testing.T, tm *testMount) {
 	fd, err := unix.Open(tm.path("d"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	must(t, "opendir", err)
 	defer unix.Close(fd)
+	lookups := tm.m.callCount("lookup")
 	ents := readAll(t, fd, 4096)
+	if n := tm.m.callCount("lookup") - lookups; n != 0 {
+		t.Errorf("listing made %d lookups: readdirplus should use the entries' attributes", n)
+	}
 	seen := map[string]bool{}
 	offs := map[uint64]bool{}
 	dFID := tm.fidOf(t, "d")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -27,6 +28,7 @@ func init() {
 	posixSuite["Fallocate"] = testFallocate
 	posixSuite["ErrorTranslation"] = testErrorTranslation
 	posixSuite["CredsRoot"] = testCredsRoot
+	posixSuite["Interrupt"] = testInterrupt
 }
 
 // otherClient writes p at off in name below the root, as another client
@@ -341,5 +343,35 @@ func testCredsRoot(t *testing.T, tm *testMount) {
 	c := tm.m.lastCreds("mkdir")
 	if c.UID != 0 || c.GID != 0 || c.PID != uint32(unix.Gettid()) || c.Groups != nil {
 		t.Errorf("creds %+v, want root's from thread %d", c, unix.Gettid())
+	}
+}
+
+// testInterrupt checks that a signal to a thread waiting in a system call
+// on the mount cancels the backend call's context (FUSE INTERRUPT) and the
+// call fails with EINTR.
+func testInterrupt(t *testing.T, tm *testMount) {
+	must(t, "write", os.WriteFile(tm.path("f"), nil, 0644))
+	started := tm.m.blockNext("getattr")
+	tids := make(chan int, 1)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tids <- unix.Gettid()
+		var st unix.Stat_t
+		errc <- unix.Stat(tm.path("f"), &st)
+	}()
+	tid := <-tids
+	<-started
+	// SIGURG: the Go runtime's own preemption signal, harmless to the
+	// thread. Repeat it in case one arrives before the thread waits.
+	for {
+		must(t, "tgkill", unix.Tgkill(unix.Getpid(), tid, unix.SIGURG))
+		select {
+		case err := <-errc:
+			wantErrno(t, "interrupted stat", err, syscall.EINTR)
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

@@ -58,7 +58,7 @@ func wantErrno(t *testing.T, what string, err error, errno syscall.Errno) {
 	}
 }
 
-func must(t *testing.T, what string, err error) {
+func must(t testing.TB, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
