@@ -15,6 +15,9 @@ import (
 	"github.com/stria-fs/stria/wire"
 )
 
+// DefaultEvictIdle is Config.EvictIdle's default.
+const DefaultEvictIdle = 150 * time.Second
+
 // RegisterFunc registers one target with the MGS (MGS_TARGET_REG). It is
 // how the server reaches the MGS client (package mgc) without knowing it;
 // tests give a fake.
@@ -48,12 +51,15 @@ type Config struct {
 	// (nil: the label's). With no MGS nodes at all, targets do not
 	// register (tests, or a configuration made by hand).
 	MGSNodes [][]lnet.NID
-	// Register sends MGS_TARGET_REG; nil means the mgc client built from
-	// the MGS nodes. Registration failures are retried in the background
-	// while the targets serve.
+	// Register sends MGS_TARGET_REG; nil means an MGS client (package
+	// mgc) of the MGS nodes, which the server owns. Registration failures
+	// are retried in the background while the targets serve.
 	Register RegisterFunc
 	// RegisterRetry is the first pause between registration attempts
 	// (default 1 s); it doubles after each failure up to 30 times itself.
+	// One attempt lasts at most ten times it; it is the MGS client's
+	// reconnect back-off, and ten times it (at most 5 s) its connect
+	// timeout.
 	RegisterRetry time.Duration
 
 	// Capacity overrides every target's recorded capacity cap in bytes
@@ -64,6 +70,11 @@ type Config struct {
 	MaxOpenFiles int
 	// Grant tunes grant accounting (zero: Lustre's defaults).
 	Grant grant.Config
+	// EvictIdle is how long a client may stay silent (no request, not even
+	// a ping) before it is evicted and its grant released: Lustre's ping
+	// evictor (default 150 s, 1.5 times obd_timeout; clients ping every
+	// 25 s). Negative disables eviction.
+	EvictIdle time.Duration
 	// StatFSInterval is how often each target's free space is refreshed
 	// for grant accounting and departed clients' grants are released
 	// (default 1 s). Every write refreshes its target's free space too.
@@ -101,6 +112,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RegisterRetry == 0 {
 		c.RegisterRetry = time.Second
+	}
+	if c.EvictIdle == 0 {
+		c.EvictIdle = DefaultEvictIdle
 	}
 	if c.StatFSInterval == 0 {
 		c.StatFSInterval = time.Second

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
@@ -229,5 +230,27 @@ func TestGrants(t *testing.T) {
 	}
 	waitUntil(t, "the departed client's grant to be released", func() bool {
 		return c.param("obdfilter."+ostName(0)+".tot_granted") == "0"
+	})
+}
+
+func TestSilentClientEvicted(t *testing.T) {
+	checkLeaks(t)
+	c := newCluster(t, 1, 64<<20, func(cfg *Config) { cfg.EvictIdle = 200 * time.Millisecond })
+	imp := c.io() // does not ping
+	fid := precreate(t, imp, 0, 1).First
+	// Get some grant; a slow machine may see the client evicted first, in
+	// which case it reconnects and tries again.
+	for i := 0; ; i++ {
+		rep, err := write(t, imp, fid, 0, pattern(4096, 1), 1<<20)
+		if err == nil && rep.Grant > 0 {
+			break
+		}
+		if !errors.Is(err, ptlrpc.ErrEvicted) || i == 5 {
+			t.Fatalf("write: grant %d, %v", rep.Grant, err)
+		}
+	}
+	waitUntil(t, "the silent client's eviction", func() bool {
+		return c.param("obdfilter."+ostName(0)+".num_exports") == "0" &&
+			c.param("obdfilter."+ostName(0)+".tot_granted") == "0"
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stria-fs/stria/lnet"
+	"github.com/stria-fs/stria/mgc"
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -52,14 +53,20 @@ func (s *Server) startRegistration() error {
 	return nil
 }
 
-// mgcRegister returns a RegisterFunc talking to the MGS nodes through the
-// MGS client. Until package mgc is in the tree the server cannot reach an
-// MGS by itself: it logs so and serves unregistered (a Register function
-// in Config still works).
+// mgcRegister returns a RegisterFunc that registers through an MGS client
+// (package mgc) of the MGS nodes; the server owns the client and closes it
+// at Close.
 func (s *Server) mgcRegister(mgs [][]lnet.NID) (RegisterFunc, error) {
-	s.log.Warn("MGS nodes configured but no MGS client is built in yet: targets are not registered",
-		zap.Int("mgs_nodes", len(mgs)))
-	return nil, nil
+	c, err := mgc.New(mgc.Config{LNet: s.cfg.LNet, MGSNodes: mgs, Logger: s.log.Named("mgc"), AT: s.cfg.AT,
+		ReconnectBackoff: s.cfg.RegisterRetry, ConnectTimeout: min(5*time.Second, 10*s.cfg.RegisterRetry)})
+	if err != nil {
+		return nil, fmt.Errorf("ost: MGS client: %w", err)
+	}
+	s.mgc = c
+	return func(ctx context.Context, req wire.TargetRegRequest) error {
+		_, err := c.Register(ctx, req)
+		return err
+	}, nil
 }
 
 // registerLoop registers every target, retrying with back-off while the

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/stria-fs/stria/mgc"
 	"github.com/stria-fs/stria/obd"
 	"github.com/stria-fs/stria/ost/grant"
 	"github.com/stria-fs/stria/ost/osd"
@@ -45,6 +46,7 @@ type Server struct {
 	wg         sync.WaitGroup // the maintenance and registration loops
 	registered chan struct{}  // closed once every target registered or was refused
 	register   RegisterFunc   // nil: registration disabled
+	mgc        *mgc.Client    // the MGS client register uses, if the server made it
 	regMu      sync.Mutex     // guards regErrs
 	regErrs    []error        // refusals by the MGS
 	closeOnce  sync.Once
@@ -235,7 +237,13 @@ func (s *Server) shutdown() error {
 	}
 	s.wg.Wait()
 	s.removeParams()
-	return s.closeStores()
+	var errs []error
+	if s.mgc != nil {
+		if err := s.mgc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("ost: close the MGS client: %w", err))
+		}
+	}
+	return errors.Join(append(errs, s.closeStores())...)
 }
 
 func (s *Server) closeStores() error {
@@ -276,8 +284,9 @@ func (s *Server) ServiceStats() []ptlrpc.ServiceStats {
 	return out
 }
 
-// maintain refreshes every target's free space for grant accounting and
-// releases the grants of clients that are no longer connected.
+// maintain refreshes every target's free space for grant accounting,
+// evicts silent clients, and releases the grants of clients that are no
+// longer connected.
 func (s *Server) maintain() {
 	defer s.wg.Done()
 	tick := time.NewTicker(s.cfg.StatFSInterval)
@@ -289,9 +298,21 @@ func (s *Server) maintain() {
 		case <-tick.C:
 			for _, t := range s.targets {
 				t.refreshAvail(s.ctx)
+				if s.cfg.EvictIdle > 0 {
+					t.evictIdle(s.cfg.EvictIdle)
+				}
 				t.reconcileGrants()
 			}
 		}
+	}
+}
+
+// evictIdle evicts the clients silent for longer than idle (their grants
+// go in the reconcileGrants that follows).
+func (t *target) evictIdle(idle time.Duration) {
+	for _, c := range t.ptl.EvictIdle(idle) {
+		t.log.Warn("haven't heard from client in too long: I think it's dead, and I am evicting it",
+			zap.String("client", c), zap.Duration("idle", idle))
 	}
 }
 
