@@ -24,9 +24,12 @@
 // Each target registers with the MGS (MGS_TARGET_REG: its service nodes,
 // the local one first, and its --param settings) from a background loop
 // that retries with back-off while the MGS is away; the target serves
-// meanwhile. Without MGS nodes, registration is off. Close stops the
-// services, waits for every goroutine the server started and closes the
-// stores.
+// meanwhile. The server makes its own MGS client (package mgc) of the
+// label's MGS nodes (or Config.MGSNodes) unless Config.Register is given;
+// without MGS nodes, registration is off. A refusal by the MGS (the index
+// belongs to another target: EADDRINUSE) is final and WaitRegistered
+// reports it. Close stops the services, waits for every goroutine the
+// server started, closes the MGS client and the stores.
 //
 // # Requests and replies
 //
@@ -90,7 +93,9 @@
 // export starts with none (the Connect hook releases the old one), and
 // the maintenance loop releases the grant of every client that has no
 // export any more — ptlrpc has no disconnect or eviction callback, so a
-// departed client's grant lingers at most one StatFSInterval.
+// departed client's grant lingers at most one StatFSInterval. The same
+// loop is the ping evictor: a client silent for Config.EvictIdle (150 s
+// by default; clients ping every 25 s) is evicted.
 //
 // # Statistics, parameters, fail points
 //
@@ -109,9 +114,10 @@
 //
 // Handlers run on the services' goroutines, any number at once; the
 // store, grants and counters are safe for concurrent use. Goroutines
-// started: the services' (owned by ptlrpc, stopped by Close), the
-// maintenance loop and the registration loop (stopped by Close through
-// Server.ctx, waited for by Server.wg). Locks, outermost first:
+// started: the services' (owned by ptlrpc, stopped by Close), the MGS
+// client's (closed by Close), the maintenance loop and the registration
+// loop (stopped by Close through Server.ctx, waited for by Server.wg).
+// Locks, outermost first:
 //
 //	target.grantMu (Connect hook, grant handouts, release of departed clients)
 //	→ grant.Grants' lock → ptlrpc.Target's lock (Exports snapshot)
