@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/stria-fs/stria/lnet"
-	"github.com/stria-fs/stria/lnet/internal/leaktest"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/lnet/lolnd"
 )
 

@@ -3,6 +3,7 @@ package mgc
 import (
 	"context"
 	"errors"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"slices"
 	"strings"
 	"syscall"
@@ -15,7 +16,7 @@ import (
 )
 
 func TestFailoverNIDs(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ln := newLNet(t, lolnd.NewFabric(), 1)
 	nid := lnet.MustParseNID
 	nodes := [][]lnet.NID{
@@ -46,7 +47,7 @@ func TestFailoverNIDs(t *testing.T) {
 }
 
 func TestUnreachableMGS(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	ln := newLNet(t, f, 2)
 	c := newClient(t, ln, [][]lnet.NID{{lnet.MustParseNID("99@lo")}})
@@ -83,7 +84,7 @@ func TestUnreachableMGS(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	m := startFake(t, newLNet(t, f, 1))
 	c := newClient(t, newLNet(t, f, 2), [][]lnet.NID{{lnet.MustParseNID("1@lo")}})
@@ -104,7 +105,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	m := startFake(t, newLNet(t, f, 1))
 	c := newClient(t, newLNet(t, f, 2), [][]lnet.NID{{lnet.MustParseNID("1@lo")}})
@@ -166,7 +167,7 @@ func TestWatch(t *testing.T) {
 }
 
 func TestBigConfig(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	m := startFake(t, newLNet(t, f, 1))
 	c := newClient(t, newLNet(t, f, 2), [][]lnet.NID{{lnet.MustParseNID("1@lo")}})
@@ -191,7 +192,7 @@ func TestBigConfig(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	startFake(t, newLNet(t, f, 1))
 	c, err := New(Config{LNet: newLNet(t, f, 2), MGSNodes: [][]lnet.NID{{lnet.MustParseNID("1@lo")}}})

@@ -2,9 +2,7 @@ package mgc
 
 import (
 	"context"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,48 +22,6 @@ const waitLimit = 20 * time.Second
 
 var testAT = ptlrpc.ATConfig{Min: 300 * time.Millisecond, Max: 3 * time.Second, History: 10 * time.Second,
 	EarlyMargin: 150 * time.Millisecond, Extra: 300 * time.Millisecond}
-
-// checkLeaks fails t if goroutines of this module started during the test
-// are still running after its cleanups. Call it first.
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	before := map[string]bool{}
-	for _, g := range goroutines() {
-		before[g[:strings.IndexByte(g, '\n')]] = true
-	}
-	t.Cleanup(func() {
-		var leaked []string
-		for wait := time.Millisecond; wait < 5*time.Second; wait *= 2 {
-			leaked = leaked[:0]
-			for _, g := range goroutines() {
-				if !before[g[:strings.IndexByte(g, '\n')]] && strings.Contains(g, "github.com/stria-fs/stria/") &&
-					!strings.Contains(g, "created by testing.") && !strings.Contains(g, "checkLeaks") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			time.Sleep(wait)
-		}
-		for _, g := range leaked {
-			t.Errorf("leaked goroutine:\n%s", g)
-		}
-	})
-}
-
-func goroutines() []string {
-	b := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			b = b[:n]
-			break
-		}
-		b = make([]byte, 2*len(b))
-	}
-	return strings.Split(string(b), "\n\n")
-}
 
 func newLNet(t testing.TB, f *lolnd.Fabric, num int) *lnet.LNet {
 	t.Helper()

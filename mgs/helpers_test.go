@@ -2,12 +2,12 @@ package mgs
 
 import (
 	"context"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stria-fs/stria/internal/leaktest"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -26,48 +26,6 @@ const waitLimit = 20 * time.Second
 // testAT keeps timeouts short so that reconnects after an MGS restart are fast.
 var testAT = ptlrpc.ATConfig{Min: 300 * time.Millisecond, Max: 3 * time.Second, History: 10 * time.Second,
 	EarlyMargin: 150 * time.Millisecond, Extra: 300 * time.Millisecond}
-
-// checkLeaks fails t if goroutines of this module started during the test
-// are still running after its cleanups. Call it first.
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	before := map[string]bool{}
-	for _, g := range goroutines() {
-		before[g[:strings.IndexByte(g, '\n')]] = true
-	}
-	t.Cleanup(func() {
-		var leaked []string
-		for wait := time.Millisecond; wait < 5*time.Second; wait *= 2 {
-			leaked = leaked[:0]
-			for _, g := range goroutines() {
-				if !before[g[:strings.IndexByte(g, '\n')]] && strings.Contains(g, "github.com/stria-fs/stria/") &&
-					!strings.Contains(g, "created by testing.") && !strings.Contains(g, "checkLeaks") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			time.Sleep(wait)
-		}
-		for _, g := range leaked {
-			t.Errorf("leaked goroutine:\n%s", g)
-		}
-	})
-}
-
-func goroutines() []string {
-	b := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			b = b[:n]
-			break
-		}
-		b = make([]byte, 2*len(b))
-	}
-	return strings.Split(string(b), "\n\n")
-}
 
 // newLNet starts an LNet instance with the given networks and LNDs
 // (default: lolnd on f), closed when the test ends.
@@ -105,7 +63,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	checkLeaks(t)
+	leaktest.Check(t)
 	e := &env{t: t, f: lolnd.NewFabric(), dir: t.TempDir(), next: 2}
 	e.ln = newLNet(t, e.f, "lo(1)")
 	e.node = obd.NewNode(zaptest.NewLogger(t))

@@ -3,6 +3,7 @@ package mgs
 import (
 	"context"
 	"errors"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -67,7 +68,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 }
 
 func TestFormatAndStart(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	dir := t.TempDir()
 	f := lolnd.NewFabric()
 	ln := newLNet(t, f, "lo(1)")
@@ -210,7 +211,7 @@ func (l portLND) Startup(ctx context.Context, cfg lnet.NIConfig, host lnet.Host)
 }
 
 func TestOverSocklnd(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	ports := &sync.Map{}
 	resolve := func(nid lnet.NID) (netip.AddrPort, error) {
 		if v, ok := ports.Load(nid); ok {

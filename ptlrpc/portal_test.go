@@ -3,6 +3,7 @@ package ptlrpc
 import (
 	"context"
 	"errors"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"testing"
 
 	"github.com/stria-fs/stria/lnet"
@@ -13,7 +14,7 @@ import (
 // same target, as an osc sends I/O to OST_IO and the rest to OST_REQUEST:
 // each request runs on the service whose portal it named.
 func TestRequestPortal(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	const otherPortal = testReqPortal + 1
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{wire.OSTRead: echo}, nil)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,7 +33,7 @@ func faultyPair(t *testing.T, handlers map[wire.Opcode]Handler) (*server, *Impor
 // A reply lost on the way back: the client times out, reconnects and resends;
 // the server answers from the saved reply and runs the handler only once.
 func TestReplyReconstruction(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var executed atomic.Int64
 	var srv *server
 	srv, imp, rules := faultyPair(t, map[wire.Opcode]Handler{wire.OSTSetattr: func(ctx context.Context, r *Request) error {
@@ -80,7 +81,7 @@ func TestReplyReconstruction(t *testing.T) {
 
 // A request lost on the way out: resent with the RESENT flag and run once.
 func TestResendLostRequest(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var executed atomic.Int64
 	var resent atomic.Bool
 	_, imp, rules := faultyPair(t, map[wire.Opcode]Handler{opEcho: func(ctx context.Context, r *Request) error {
@@ -110,7 +111,7 @@ type replayRecord struct {
 // server had answered but not committed, in transno order, before anything
 // new.
 func TestReplayAfterRestart(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	sln := node(t, f, "lo(1)")
 	cln := node(t, f, "lo(2)")
@@ -194,7 +195,7 @@ func TestReplayAfterRestart(t *testing.T) {
 
 // A server dies; its partner in the failover list takes the target over.
 func TestFailover(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	ln1 := node(t, f, "lo(1)")
 	ln3 := node(t, f, "lo(3)")
@@ -236,7 +237,7 @@ func TestFailover(t *testing.T) {
 // A slow handler: the server's early replies keep extending the client's
 // deadline, so the request is neither timed out nor resent.
 func TestEarlyReply(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var imp *Import
 	var executed atomic.Int64
 	var srv *server
@@ -275,7 +276,7 @@ func TestEarlyReply(t *testing.T) {
 // The pinger keeps an idle import alive and brings last_committed, which
 // empties the replay queue without any other traffic.
 func TestPingerCommits(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var srv *server
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{wire.MDSReint: func(ctx context.Context, r *Request) error {
 		r.SetTransno(srv.transnos.Next())
@@ -296,7 +297,7 @@ func TestPingerCommits(t *testing.T) {
 // An evicted client's outstanding request fails with ErrEvicted; the import
 // reconnects as a new client.
 func TestEviction(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{opEcho: echo}, nil)
 	if !srv.tgt.Evict(imp.ClientUUID()) {
 		t.Fatal("no export to evict")
@@ -317,7 +318,7 @@ func TestEviction(t *testing.T) {
 
 // Close fails calls in progress and waits for everything.
 func TestCloseDuringCall(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	running := make(chan struct{})
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{opEcho: func(ctx context.Context, r *Request) error {
 		close(running)
@@ -342,7 +343,7 @@ func TestCloseDuringCall(t *testing.T) {
 // A connectionless service (lock callbacks) and an import that does not
 // connect.
 func TestConnectionless(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	sln := node(t, f, "lo(1)")
 	cln := node(t, f, "lo(2)")
@@ -379,7 +380,7 @@ func TestConnectionless(t *testing.T) {
 // The ping evictor: a client that stops talking is evicted; one that pings
 // is not.
 func TestEvictIdle(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	sln := node(t, f, "lo(1)")
 	srv := startServer(t, sln, map[wire.Opcode]Handler{opEcho: echo})

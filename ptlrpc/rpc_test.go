@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -17,7 +18,7 @@ import (
 )
 
 func TestRequestReply(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var srv *server
 	var seen Creds
 	var seenUUID string
@@ -66,7 +67,7 @@ func TestRequestReply(t *testing.T) {
 }
 
 func TestConcurrentCalls(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var executed atomic.Int64
 	_, imp := pairSetup(t, map[wire.Opcode]Handler{opEcho: func(ctx context.Context, r *Request) error {
 		executed.Add(1)
@@ -106,7 +107,7 @@ func TestConcurrentCalls(t *testing.T) {
 var errNoGrant = errors.New("test: out of grant")
 
 func TestErrorsCrossTheWire(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	_, imp := pairSetup(t, map[wire.Opcode]Handler{
 		opEcho: func(ctx context.Context, r *Request) error {
 			r.Reply([]byte("why"))
@@ -146,7 +147,7 @@ func TestErrorsCrossTheWire(t *testing.T) {
 }
 
 func TestBulk(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	const size = 1 << 20
 	stored := make([]byte, size)
 	_, imp := pairSetup(t, map[wire.Opcode]Handler{
@@ -218,7 +219,7 @@ func TestBulk(t *testing.T) {
 }
 
 func TestRequestTooBig(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{opEcho: echo}, []serverOpt{func(sc *ServiceConfig, _ *TargetConfig) {
 		sc.MaxRequestSize = 1024
 		sc.RequestBufferSize = 4096
@@ -242,7 +243,7 @@ func TestRequestTooBig(t *testing.T) {
 }
 
 func TestMalformedRequest(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{opEcho: echo}, nil)
 	// Garbage straight onto the request portal from the client's LNet.
 	ln := imp.ln
@@ -269,7 +270,7 @@ func TestMalformedRequest(t *testing.T) {
 }
 
 func TestQueueFull(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	release := make(chan struct{})
 	var executed atomic.Int64
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{opEcho: func(ctx context.Context, r *Request) error {
@@ -318,7 +319,7 @@ func TestQueueFull(t *testing.T) {
 }
 
 func TestConnectErrors(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	sln := node(t, f, "lo(1)")
 	cln := node(t, f, "lo(2)")
@@ -363,7 +364,7 @@ func TestConnectErrors(t *testing.T) {
 // A reply longer than the reply buffer: the call is resent with a buffer
 // that fits and answered from the saved reply, without running twice.
 func TestLargeReply(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	var executed atomic.Int64
 	big := bytes.Repeat([]byte("0123456789abcdef"), 20<<10/16)
 	srv, imp := pairSetup(t, map[wire.Opcode]Handler{wire.MDSGetxattr: func(ctx context.Context, r *Request) error {

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/stria-fs/stria/lnet"
-	"github.com/stria-fs/stria/lnet/internal/leaktest"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/lnet/lolnd"
 	"github.com/stria-fs/stria/lnet/netfault"
 )
