@@ -1,0 +1,74 @@
+package osc
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/stria-fs/stria/ptlrpc"
+	"github.com/stria-fs/stria/wire"
+)
+
+// call sends one non-bulk RPC and decodes its reply into reply (if not nil).
+func (o *OSC) call(ctx context.Context, opc wire.Opcode, body, reply wire.Body) error {
+	start := time.Now()
+	rep, err := o.imp.Call(ctx, &ptlrpc.Req{Opcode: opc, Encode: body})
+	o.stats.RPC(opc, time.Since(start))
+	defer rep.Release()
+	if err != nil {
+		return o.fail(opc.String(), wire.FID{}, 0, err)
+	}
+	if reply != nil {
+		if err := rep.Decode(reply); err != nil {
+			return fmt.Errorf("%w: %s: %v: %w (%w)", ErrBadReply, o.cfg.Target, opc, err, syscall.EIO)
+		}
+	}
+	return nil
+}
+
+// GetAttr returns object fid's attributes (OST_GETATTR): its size, blocks
+// and times.
+func (o *OSC) GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error) {
+	var r wire.ObjectAttrRequest
+	if err := o.call(ctx, wire.OSTGetattr, &wire.FIDRequest{FID: fid}, &r); err != nil {
+		return wire.Attr{}, fmt.Errorf("getattr %v: %w", fid, err)
+	}
+	return r.Attr, nil
+}
+
+// Punch truncates object fid to size (OST_PUNCH to EOF); an object not
+// longer than size is left as it is.
+func (o *OSC) Punch(ctx context.Context, fid wire.FID, size uint64) error {
+	var r wire.ObjectAttrRequest
+	if err := o.call(ctx, wire.OSTPunch, &wire.PunchRequest{FID: fid, Start: size, End: wire.PunchToEOF}, &r); err != nil {
+		return fmt.Errorf("punch %v at %d: %w", fid, size, err)
+	}
+	return nil
+}
+
+// SetSize sets object fid's size (OST_SETATTR), extending it sparsely: a
+// truncate that grows the file sets the object holding the new last byte.
+func (o *OSC) SetSize(ctx context.Context, fid wire.FID, size uint64) error {
+	var r wire.ObjectAttrRequest
+	req := &wire.ObjectAttrRequest{FID: fid, Attr: wire.Attr{Valid: wire.AttrSize, Size: size}}
+	if err := o.call(ctx, wire.OSTSetattr, req, &r); err != nil {
+		return fmt.Errorf("setattr %v size %d: %w", fid, size, err)
+	}
+	return nil
+}
+
+// StatFS returns the OST's usage (OST_STATFS).
+func (o *OSC) StatFS(ctx context.Context) (wire.StatFS, error) {
+	var s wire.StatFS
+	if err := o.call(ctx, wire.OSTStatfs, &wire.Empty{}, &s); err != nil {
+		return wire.StatFS{}, err
+	}
+	return s, nil
+}
+
+// Sync asks the OST to make object fid durable (OST_SYNC; the zero FID:
+// the whole OST). The OST already syncs every write before it answers.
+func (o *OSC) Sync(ctx context.Context, fid wire.FID) error {
+	return o.call(ctx, wire.OSTSync, &wire.FIDRequest{FID: fid}, nil)
+}
