@@ -81,7 +81,11 @@
 //
 // Mount starts go-fuse's serving goroutines; Unmount and Wait wait for
 // them. Files the kernel never released (an aborted connection) are
-// released when serving ends. Lock order: fileSystem.mu and node.appendMu
-// are leaves (nothing else is locked under them); go-fuse's own locks are
-// never held while the adapter calls the backend.
+// released when serving ends.
+//
+// Locks: fileSystem.mu (the set of open handles) is a leaf. node.appendMu
+// is held across one O_APPEND write's GetAttr and WriteAt. go-fuse holds a
+// directory handle's lock while Readdirent calls Backend.ReadDir, and its
+// own tree locks only between backend calls. The backend must never call
+// into the mount (a request it waits on would wait for itself).
 package fusefs

@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -153,4 +154,22 @@ func testPermGroups(t *testing.T, tm *testMount) {
 	asUser(t, user, group, nil, func() {
 		wantErrno(t, "create as a non-member", os.WriteFile(tm.path("proj", "g"), nil, 0644), syscall.EACCES)
 	})
+}
+
+// TestDefaultPermissions checks Options.DefaultPermissions: the kernel
+// refuses by the mode bits before anything reaches the backend.
+func TestDefaultPermissions(t *testing.T) {
+	tm := mount(t, nil, Options{AllowOther: true, DefaultPermissions: true})
+	if l := mountLine(t, tm.dir); !strings.Contains(l, "default_permissions") {
+		t.Errorf("/proc/mounts: %q lacks default_permissions", l)
+	}
+	must(t, "write", os.WriteFile(tm.path("secret"), nil, 0600))
+	opens := tm.m.callCount("open")
+	asUser(t, user, group, nil, func() {
+		_, err := unix.Open(tm.path("secret"), unix.O_RDONLY, 0)
+		wantErrno(t, "open 0600 root file", err, syscall.EACCES)
+	})
+	if n := tm.m.callCount("open") - opens; n != 0 {
+		t.Errorf("%d opens reached the backend", n)
+	}
 }
