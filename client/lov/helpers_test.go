@@ -33,9 +33,9 @@ type rpc struct {
 type fakeOST struct {
 	idx      uint32
 	rpcSize  int
-	noGrant  bool       // EnterCache never grants
-	maxDirty int64      // 0: no bound
-	gate     chan bool  // if set, every read and write takes a value from it first
+	noGrant  bool      // EnterCache never grants
+	maxDirty int64     // 0: no bound
+	gate     chan bool // if set, every read and write takes a value from it first
 	failNext func(op string) error
 
 	mu     sync.Mutex
