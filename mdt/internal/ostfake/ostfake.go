@@ -52,14 +52,36 @@ func Start(ln *lnet.LNet, fsname string, log *zap.Logger, indexes ...uint32) (*S
 	}
 	s := &Server{ln: ln, fsname: fsname, log: log, targets: map[uint32]*target{}}
 	for _, i := range indexes {
-		s.targets[i] = &target{objects: map[wire.FID]bool{}, nextOid: 1,
-			statfs: wire.StatFS{Blocks: 1 << 28, BFree: 1 << 28, BAvail: 1 << 28, Files: 1 << 20, FFree: 1 << 20,
-				BSize: 4096, NameLen: 255}}
+		s.targets[i] = newTarget()
 	}
 	if err := s.Up(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+func newTarget() *target {
+	return &target{objects: map[wire.FID]bool{}, nextOid: 1,
+		statfs: wire.StatFS{Blocks: 1 << 28, BFree: 1 << 28, BAvail: 1 << 28, Files: 1 << 20, FFree: 1 << 20,
+			BSize: 4096, NameLen: 255}}
+}
+
+// AddTarget serves one more OST, at once if the service is up.
+func (s *Server) AddTarget(idx uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.targets[idx] != nil {
+		return fmt.Errorf("ostfake: OST %d served already", idx)
+	}
+	s.targets[idx] = newTarget()
+	if s.svc == nil {
+		return nil
+	}
+	tgt, err := ptlrpc.NewTarget(ptlrpc.TargetConfig{Name: TargetName(s.fsname, idx), Handlers: s.handlers(idx)})
+	if err != nil {
+		return err
+	}
+	return s.svc.AddTarget(tgt)
 }
 
 // Up (re)starts the service, with fresh exports (as a restarted OSS).

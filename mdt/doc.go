@@ -1,0 +1,107 @@
+// Package mdt is the metadata server (Lustre's MDS with its MDT role): it
+// serves one metadata target over ptlrpc — the namespace, attributes,
+// extended attributes and file layouts — and allocates the OST objects of
+// new files. Its layers, named as Lustre's:
+//
+//	mdt        request handlers, open handles, parameters (this package)
+//	mdt/mdd    namespace semantics: POSIX operations on FIDs
+//	mdt/lod    layouts: effective layout of a new file, OST choice (layout/qos)
+//	mdt/osp    one proxy per OST: precreated object pools, statfs, destroys
+//	mdt/store  the bbolt store: records, group commit, transnos, destroy queue
+//
+// # Life cycle
+//
+// Format makes a directory an MDT (mkfs.lustre --mdt): a store file
+// (StoreFile) whose label records the fsname, index, MGS and service nodes
+// and --param settings; MDT0000 gets the root directory, whose default
+// layout is the file system default (lov.stripesize, lov.stripecount,
+// lov.stripeoffset parameters). Start opens it — refusing an unformatted
+// directory (ErrNotFormatted) or another file system's MDT (ErrWrongFS) —
+// destroys the orphans of the previous run (recovery of opens is not
+// implemented, so nobody can hold them), and starts the "mdt" service on
+// wire.MDSRequestPortal (replies wire.MDCReplyPortal, bulk
+// wire.MDSBulkPortal, connect wire.MDSConnect) with the target
+// "FSNAME-MDT0000". Every reply carries the store's last committed transno.
+// The target registers with the MGS (MGS_TARGET_REG) from a background
+// loop that retries while the MGS is away, and watches the file system's
+// configuration (package mgc): every OST in it, and every OST that joins
+// later, gets an OST proxy (mdt/osp) added to the allocator (mdt/lod).
+// Close stops the service, the loops and the proxies and closes the store.
+//
+// # Requests
+//
+//	MDS_GET_ROOT     Empty              → GetRootReply
+//	MDS_GETATTR      FIDRequest         → InodeReply (layout of a regular file)
+//	MDS_GETATTR_NAME GetattrNameRequest → InodeReply
+//	MDS_REINT        op + body: SETATTR, CREATE, LINK → InodeReply;
+//	                 UNLINK, RENAME, SETXATTR → Empty; OPEN → InodeReply with Handle
+//	MDS_CLOSE        CloseRequest       → Empty
+//	MDS_READPAGE     ReadpageRequest    → ReadpageReply (attributes with Plus)
+//	MDS_STATFS       Empty              → StatFS (inodes; blocks of the store's file system)
+//	MDS_GETXATTR     GetxattrRequest    → GetxattrReply
+//	MDS_SYNC         FIDRequest         → Empty
+//	MDS_GET_INFO     Fid2pathRequest    → Fid2pathReply
+//
+// Credentials are the request's fsuid and fsgid (no supplementary groups
+// travel yet). Every modifying operation returns after its group commit
+// (fsync) with its transno, which the reply carries: nothing is
+// acknowledged that is not on disk. Errors reach the client as errno: the
+// mdd, lod and osp sentinels carry theirs (errnoTable).
+//
+// # Layouts and objects
+//
+// A regular file created by REINT_OPEN with O_CREAT, or by REINT_CREATE
+// with a layout template, gets its layout at create: lod computes it from
+// the request's template, the parent directory's default ("lustre.lov" of
+// a directory, stored as mdd's lustre.lov.default), the root's default,
+// or the built-in one; refuses a stripe count above the number of OSTs
+// (EINVAL, nothing allocated); picks OSTs with layout/qos and takes one
+// precreated object per stripe of the initial components from the OST
+// proxies' pools — no OST round trip — and the encoded layout is stored
+// as the file's "lustre.lov" in the create's own transaction. A create
+// that fails gives its objects back to the pools.
+//
+// A regular file made by mknod (REINT_CREATE without a template) has no
+// layout (Lustre's delayed create). REINT_SETXATTR of "lustre.lov" on it
+// instantiates the given template (`lfs setstripe NEWFILE`); on a file
+// that has a layout it is EEXIST. Opening it for writing instantiates the
+// default layout. On a directory, "lustre.lov" sets its default (checked
+// as a template) and removing it reverts to the file system default.
+//
+// Destroying a file with objects (the unlink of its last name, the last
+// close of an unlinked open file, the victim of a rename, the orphan
+// sweep) records its objects in the store's destroy queue in the same
+// transaction (mdd's OnDestroy hook); after the commit the OST proxies are
+// woken and send OST_DESTROY, deleting the records as the OSTs answer. The
+// queue survives restarts.
+//
+// # Open handles
+//
+// Open handles are per client: a map on the ptlrpc export's private state,
+// with random-based cookies. ptlrpc has no export teardown callback, so
+// exportLoop compares the per-client states with the target's exports
+// every Config.ExportCheckInterval and closes the handles of clients that
+// are gone (evicted, disconnected, reconnected as a new export). Handles
+// are not persistent: after a restart, files held open only by clients
+// are orphans and destroyed (no open replay yet).
+//
+// # Parameters and devices
+//
+// mdt.FSNAME-MDT0000.{uuid,md_stats,num_exports,last_committed,kbytes*,
+// files*}; lod.FSNAME-MDT0000-mdtlov.{uuid,numobd,activeobd,target_obd,
+// stripesize,stripecount,stripeoffset} (the last three read and write the
+// file system default); osp.FSNAME-OSTxxxx-osc-MDT0000.{prealloc_next_id,
+// prealloc_last_id,prealloc_last_seq,prealloc_status,prealloc_count,
+// create_count,destroys_in_flight,destroys_pending,active,kbytes*,files*,
+// import}. Devices for `lctl dl`: "mdt", "lod" and one "osp" per OST (IN
+// while the OST takes no objects).
+//
+// # Locks and goroutines
+//
+// Server.mu guards the OST proxies, the per-client states and the
+// registered parameters; it is never held across a store operation or an
+// RPC (the store's commit hooks take it to find proxies to wake). An
+// exportState's mu is a leaf. Goroutines: the registration loop and the
+// export loop (Server.wg), the MGS client's watch (owned by the client,
+// which Close closes when the server made it), and each proxy's own.
+package mdt

@@ -1,0 +1,278 @@
+package mdt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/stria-fs/stria/mdt/mdd"
+	"github.com/stria-fs/stria/mdt/store"
+	"github.com/stria-fs/stria/ptlrpc"
+	"github.com/stria-fs/stria/wire"
+)
+
+// handlers returns the target's opcode table.
+func (s *Server) handlers() map[wire.Opcode]ptlrpc.Handler {
+	return map[wire.Opcode]ptlrpc.Handler{
+		wire.MDSGetRoot:     s.getRoot,
+		wire.MDSGetattr:     s.getattr,
+		wire.MDSGetattrName: s.getattrName,
+		wire.MDSReint:       s.reint,
+		wire.MDSClose:       s.close,
+		wire.MDSReadpage:    s.readpage,
+		wire.MDSStatfs:      s.statfs,
+		wire.MDSGetxattr:    s.getxattr,
+		wire.MDSSync:        s.sync,
+		wire.MDSGetInfo:     s.getInfo,
+	}
+}
+
+// creds turns the request's credentials into mdd's: the file system uid
+// and gid decide, as in the kernel.
+func creds(req *ptlrpc.Request) mdd.Creds {
+	c := req.Creds()
+	return mdd.Creds{UID: c.FSUID, GID: c.FSGID}
+}
+
+// wireAttr is the wire form of an inode's attributes.
+func wireAttr(a mdd.Attr) wire.Attr {
+	return wire.Attr{
+		Valid: wire.AttrMode | wire.AttrUID | wire.AttrGID | wire.AttrSize | wire.AttrBlocks | wire.AttrNlink |
+			wire.AttrRdev | wire.AttrAtime | wire.AttrMtime | wire.AttrCtime | wire.AttrFlags,
+		Mode: a.Mode, UID: a.UID, GID: a.GID, Size: a.Size, Blocks: a.Blocks, Nlink: a.Nlink,
+		Rdev: uint32(a.Rdev), Atime: a.Atime, Mtime: a.Mtime, Ctime: a.Ctime, Flags: a.Flags,
+	}
+}
+
+// layoutOf returns the layout xattr of a regular file, nil if it has none.
+func (s *Server) layoutOf(ctx context.Context, a mdd.Attr) ([]byte, error) {
+	if a.Type() != store.TypeReg {
+		return nil, nil
+	}
+	b, err := s.mdd.GetXattr(ctx, mdd.Root(), a.FID, mdd.XattrLOV)
+	if errors.Is(err, mdd.ErrNoData) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// replyInode answers with an InodeReply for a, loading the layout of a
+// regular file unless blob is given.
+func (s *Server) replyInode(ctx context.Context, req *ptlrpc.Request, a mdd.Attr, blob []byte) error {
+	if blob == nil {
+		var err error
+		if blob, err = s.layoutOf(ctx, a); err != nil {
+			return err
+		}
+	}
+	req.ReplyBody(&wire.InodeReply{FID: a.FID, Attr: wireAttr(a), Layout: blob})
+	return nil
+}
+
+func (s *Server) getRoot(_ context.Context, req *ptlrpc.Request) error {
+	s.stats.add(statGetattr)
+	if s.label.Index != 0 {
+		return fmt.Errorf("%w: the root lives on MDT0000", mdd.ErrRemote)
+	}
+	req.ReplyBody(&wire.GetRootReply{Root: wire.RootFID})
+	return nil
+}
+
+func (s *Server) getattr(ctx context.Context, req *ptlrpc.Request) error {
+	s.stats.add(statGetattr)
+	var r wire.FIDRequest
+	if err := req.DecodeBody(&r); err != nil {
+		return err
+	}
+	a, err := s.mdd.GetAttr(ctx, r.FID)
+	if err != nil {
+		return err
+	}
+	return s.replyInode(ctx, req, a, nil)
+}
+
+func (s *Server) getattrName(ctx context.Context, req *ptlrpc.Request) error {
+	s.stats.add(statGetattr)
+	var r wire.GetattrNameRequest
+	if err := req.DecodeBody(&r); err != nil {
+		return err
+	}
+	a, err := s.mdd.Lookup(ctx, creds(req), r.Parent, r.Name)
+	if err != nil {
+		return err
+	}
+	return s.replyInode(ctx, req, a, nil)
+}
+
+func (s *Server) readpage(ctx context.Context, req *ptlrpc.Request) error {
+	s.stats.add(statReaddir)
+	var r wire.ReadpageRequest
+	if err := req.DecodeBody(&r); err != nil {
+		return err
+	}
+	ents, eof, err := s.mdd.Readdir(ctx, creds(req), r.FID, r.Cookie, int(r.Count))
+	if err != nil {
+		return err
+	}
+	rep := wire.ReadpageReply{Entries: make([]wire.Dirent, 0, len(ents)), End: eof}
+	for _, e := range ents {
+		de := wire.Dirent{Name: e.Name, FID: e.FID, Type: uint32(e.Type) << 12, Cookie: e.Cookie}
+		if r.Plus {
+			// An entry removed meanwhile, or living on another MDT, goes
+			// without attributes (Valid 0).
+			if a, err := s.mdd.GetAttr(ctx, e.FID); err == nil {
+				de.Attr = wireAttr(a)
+			}
+		}
+		rep.Entries = append(rep.Entries, de)
+	}
+	req.ReplyBody(&rep)
+	return nil
+}
+
+func (s *Server) statfs(ctx context.Context, req *ptlrpc.Request) error {
+	s.stats.add(statStatfs)
+	st, err := s.mdd.StatFS(ctx)
+	if err != nil {
+		return err
+	}
+	req.ReplyBody(&wire.StatFS{Blocks: st.Blocks, BFree: st.Bfree, BAvail: st.Bavail, Files: st.Files,
+		FFree: st.Ffree, BSize: uint32(st.BlockSize), NameLen: st.NameLen})
+	return nil
+}
+
+// sync answers MDS_SYNC: every change is on disk before its reply, so
+// there is nothing to flush; the FID, if not zero, must exist.
+func (s *Server) sync(ctx context.Context, req *ptlrpc.Request) error {
+	s.stats.add(statSync)
+	var r wire.FIDRequest
+	if err := req.DecodeBody(&r); err != nil {
+		return err
+	}
+	if !r.FID.IsZero() {
+		if _, err := s.mdd.GetAttr(ctx, r.FID); err != nil {
+			return err
+		}
+	}
+	req.ReplyBody(&wire.Empty{})
+	return nil
+}
+
+// getInfo answers MDS_GET_INFO, which carries fid2path: the LinkNo'th
+// path of the FID, relative to the root; NextLinkNo is LinkNo+1 while
+// another name follows and LinkNo at the last one (lfs stops when it does
+// not change).
+func (s *Server) getInfo(ctx context.Context, req *ptlrpc.Request) error {
+	var r wire.Fid2pathRequest
+	if err := req.DecodeBody(&r); err != nil {
+		return err
+	}
+	paths, err := s.mdd.Paths(ctx, r.FID)
+	if err != nil {
+		return err
+	}
+	if int(r.LinkNo) >= len(paths) {
+		return fmt.Errorf("%w: %v has %d names, no link %d", mdd.ErrNotFound, r.FID, len(paths), r.LinkNo)
+	}
+	p := paths[r.LinkNo]
+	if !p.Parent.IsZero() {
+		return fmt.Errorf("%w: path of %v continues on another MDT at %v", mdd.ErrRemote, r.FID, p.Parent)
+	}
+	next := r.LinkNo
+	if int(r.LinkNo)+1 < len(paths) {
+		next++
+	}
+	req.ReplyBody(&wire.Fid2pathReply{Path: strings.TrimPrefix(p.Path, "/"), NextLinkNo: next})
+	return nil
+}
+
+// getxattr answers MDS_GETXATTR: one value, or with an empty name the
+// NUL-terminated names. "lustre.lov" (and "trusted.lov") of a directory
+// is its default layout. A Size of 0 asks for the length only; a value
+// longer than Size is ERANGE.
+func (s *Server) getxattr(ctx context.Context, req *ptlrpc.Request) error {
+	s.stats.add(statGetxattr)
+	var r wire.GetxattrRequest
+	if err := req.DecodeBody(&r); err != nil {
+		return err
+	}
+	c := creds(req)
+	var v []byte
+	if r.Name == "" {
+		a, err := s.mdd.GetAttr(ctx, r.FID)
+		if err != nil {
+			return err
+		}
+		names, err := s.mdd.ListXattr(ctx, c, r.FID)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if a.IsDir() && n == mdd.XattrDefaultLOV {
+				n = mdd.XattrLOV
+			}
+			v = append(append(v, n...), 0)
+		}
+	} else {
+		name, err := s.xattrName(ctx, r.FID, r.Name)
+		if err != nil {
+			return err
+		}
+		if v, err = s.mdd.GetXattr(ctx, c, r.FID, name); err != nil {
+			return err
+		}
+	}
+	switch {
+	case r.Size == 0:
+		req.ReplyBody(&wire.GetxattrReply{Len: uint32(len(v))})
+	case uint32(len(v)) > r.Size:
+		return fmt.Errorf("%w: %d bytes, buffer of %d", mdd.ErrRange, len(v), r.Size)
+	default:
+		req.ReplyBody(&wire.GetxattrReply{Value: v, Len: uint32(len(v))})
+	}
+	return nil
+}
+
+// xattrName maps the layout xattr names: on a directory "lustre.lov" and
+// "trusted.lov" are its default layout.
+func (s *Server) xattrName(ctx context.Context, f wire.FID, name string) (string, error) {
+	if name != mdd.XattrLOV && name != "trusted.lov" {
+		return name, nil
+	}
+	a, err := s.mdd.GetAttr(ctx, f)
+	if err != nil {
+		return "", err
+	}
+	if a.IsDir() {
+		return mdd.XattrDefaultLOV, nil
+	}
+	return name, nil
+}
+
+// exportOf returns the per-client state of the request's export.
+func (s *Server) exportOf(req *ptlrpc.Request) (*exportState, error) {
+	exp := req.Export()
+	if exp == nil {
+		return nil, ErrNoExport
+	}
+	if st, ok := exp.Private().(*exportState); ok {
+		return st, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := exp.Private().(*exportState); ok {
+		return st, nil
+	}
+	if s.closing {
+		return nil, ErrClosed
+	}
+	st := &exportState{handles: map[uint64]openHandle{}}
+	exp.SetPrivate(st)
+	s.exports[exp] = st
+	return st, nil
+}
+
+// errnoIs reports whether err stands for errno e.
+func errnoIs(err error, e syscall.Errno) bool { return errors.Is(err, e) }
