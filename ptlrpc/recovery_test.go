@@ -404,3 +404,32 @@ func TestEvictIdle(t *testing.T) {
 		t.Fatalf("evicted %v, want only %s", evicted, quiet.ClientUUID())
 	}
 }
+
+// With Lustre's proportions (at_early_margin = at_min), a request whose
+// whole timeout is about the margin must not be answered early the moment
+// it arrives: quick calls get no early replies at all.
+func TestNoEarlyReplyForQuickCalls(t *testing.T) {
+	leaktest.Check(t)
+	at := ATConfig{Min: 400 * time.Millisecond, Max: 5 * time.Second, History: 10 * time.Second,
+		EarlyMargin: 400 * time.Millisecond, Extra: 500 * time.Millisecond}
+	srv, imp := pairSetup(t, map[wire.Opcode]Handler{wire.OSTSync: func(ctx context.Context, r *Request) error {
+		// Long enough for the early-reply loop (every margin/4) to see it.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(120 * time.Millisecond):
+		}
+		r.Reply([]byte("ok"))
+		return nil
+	}}, []serverOpt{func(sc *ServiceConfig, _ *TargetConfig) { sc.AT = at }}, func(ic *ImportConfig) { ic.AT = at })
+	for i := 0; i < 5; i++ {
+		rep, err := imp.Call(testCtx(t), &Req{Opcode: wire.OSTSync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.Release()
+	}
+	if n := srv.svc.Stats().EarlyReplies; n != 0 {
+		t.Errorf("%d early replies to quick calls, want 0", n)
+	}
+}

@@ -427,7 +427,13 @@ func (s *Service) earlyLoop() {
 			due = due[:0]
 			s.activeMu.Lock()
 			for r := range s.active {
-				if now.Before(r.deadline.Add(-s.cfg.AT.EarlyMargin)) {
+				// Early only once the request is within the margin of its
+				// deadline AND has used half its time: a request whose
+				// whole timeout is shorter than the margin would
+				// otherwise be answered early the moment it arrives,
+				// doubling the messages of every short call.
+				if now.Before(r.deadline.Add(-s.cfg.AT.EarlyMargin)) ||
+					now.Sub(r.arrival) < r.deadline.Sub(r.arrival)/2 {
 					continue
 				}
 				extra := max(est-now.Sub(r.arrival), 0) + s.cfg.AT.Extra
