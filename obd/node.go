@@ -209,8 +209,19 @@ func pingCmd(ctx context.Context, ln *lnet.LNet, args []string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("failed to ping %s: %w", nid, err)
 	}
+	// Every Lustre node's LNet has the loopback NI 0@lo first, and lctl
+	// ping lists it, so scripts that parse the output see the same lines.
 	var b strings.Builder
+	lo := lnet.ProcessID{NID: lnet.LoNID(0), PID: lnet.PIDLustre}
+	if len(ids) > 0 {
+		lo.PID = ids[0].PID
+	}
+	b.WriteString(lo.String())
+	b.WriteByte('\n')
 	for _, id := range ids {
+		if id.NID == lo.NID {
+			continue
+		}
 		b.WriteString(id.String())
 		b.WriteByte('\n')
 	}

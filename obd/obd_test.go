@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/stria-fs/stria/lnet"
+	"github.com/stria-fs/stria/lnet/lolnd"
 )
 
 func TestTreeMatch(t *testing.T) {
@@ -135,5 +138,45 @@ func TestControlSocket(t *testing.T) {
 	if g := runtime.NumGoroutine(); g > before {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines leaked:\n%s", g-before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestPingOverLNet(t *testing.T) {
+	f := lolnd.NewFabric()
+	start := func(nets string) *lnet.LNet {
+		cfg, err := lnet.ParseNetworks(nets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := lnet.New(context.Background(), lnet.Config{Networks: cfg, LNDs: []lnet.LND{lolnd.New(f)},
+			Logger: zaptest.NewLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln
+	}
+	a, _ := start("lo(1)"), start("lo(2)")
+	n := NewNode(zaptest.NewLogger(t))
+	n.AttachLNet(a)
+	if err := n.Control.Listen(t.TempDir(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := Call(ctx, n.Control.Path(), "ping", "2@lo")
+	if err != nil || out != "12345-0@lo\n12345-2@lo\n" {
+		t.Errorf("ping = %q, %v", out, err)
+	}
+	if _, err := Call(ctx, n.Control.Path(), "ping", "2@lo", "500"); err == nil {
+		t.Error("ping with a timeout over 120 s accepted")
+	}
+	if _, err := Call(ctx, n.Control.Path(), "ping", "9@lo", "1"); err == nil {
+		t.Error("ping of a missing peer succeeded")
+	}
+	out, err = Call(ctx, n.Control.Path(), "list_nids")
+	if err != nil || out != "1@lo\n" {
+		t.Errorf("list_nids = %q, %v", out, err)
 	}
 }
