@@ -18,7 +18,9 @@ import (
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
 	"github.com/stria-fs/stria/mdt/internal/ostfake"
+	"github.com/stria-fs/stria/mdt/mdd"
 	"github.com/stria-fs/stria/mdt/osp"
+	"github.com/stria-fs/stria/mdt/store"
 	"github.com/stria-fs/stria/obd"
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
@@ -132,7 +134,7 @@ func (m *fakeMGC) addOST(idx uint32, nid lnet.NID) {
 // env is an MDS (lo 1) with OSTs served by a fake OSS (lo 2) and a client
 // node (lo 3).
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	fabric *lolnd.Fabric
 	mdsLN  *lnet.LNet
 	cliLN  *lnet.LNet
@@ -143,6 +145,8 @@ type env struct {
 	srv    *Server
 	cli    *ptlrpc.Import
 	tweak  func(*Config)
+	sync   bool // fsync the store (benchmarks)
+	quiet  bool // no logs (benchmarks)
 }
 
 type envOpt func(*env, *FormatOptions)
@@ -153,7 +157,12 @@ func withParams(p ...string) envOpt {
 
 func withConfig(f func(*Config)) envOpt { return func(e *env, _ *FormatOptions) { e.tweak = f } }
 
-func newEnv(t *testing.T, nOSTs int, opts ...envOpt) *env {
+// newBenchEnv is an env with two OSTs, a store that fsyncs, and no logs.
+func newBenchEnv(b *testing.B) *env {
+	return newEnv(b, 2, func(e *env, o *FormatOptions) { e.sync, e.quiet, o.NoSync = true, true, false })
+}
+
+func newEnv(t testing.TB, nOSTs int, opts ...envOpt) *env {
 	t.Helper()
 	e := &env{t: t, fabric: lolnd.NewFabric(), mgc: &fakeMGC{}, dir: filepath.Join(t.TempDir(), "mdt0")}
 	e.mdsLN = node(t, e.fabric, "lo(1)")
@@ -181,13 +190,8 @@ func newEnv(t *testing.T, nOSTs int, opts ...envOpt) *env {
 	e.start()
 	e.connect()
 	t.Cleanup(func() {
-		if e.srv == nil {
-			return
-		}
-		if err := e.srv.MDD().Check(ctx); err != nil {
-			t.Errorf("mdd check: %v", err)
-		}
 		e.stop()
+		e.check()
 	})
 	if nOSTs > 0 {
 		wctx, cancel := context.WithTimeout(ctx, waitLimit)
@@ -199,9 +203,32 @@ func newEnv(t *testing.T, nOSTs int, opts ...envOpt) *env {
 	return e
 }
 
+// check verifies the stopped MDT's store and namespace invariants (with no
+// operation in flight, as bbolt's check needs).
+func (e *env) check() {
+	e.t.Helper()
+	st, err := store.Open(storePath(e.dir), store.Options{NoSync: true})
+	if err != nil {
+		e.t.Errorf("check: %v", err)
+		return
+	}
+	defer st.Close()
+	m, err := mdd.New(st, mdd.Config{})
+	if err == nil {
+		err = m.Check(ctx)
+	}
+	if err != nil {
+		e.t.Errorf("check: %v", err)
+	}
+}
+
 func (e *env) config() Config {
-	cfg := Config{Dir: e.dir, FSName: "testfs", LNet: e.mdsLN, Node: e.node, Logger: zaptest.NewLogger(e.t).Named("mds"),
-		AT: testAT, MGC: e.mgc, NoSync: true, ReadyTimeout: 5 * time.Second, ExportCheckInterval: 20 * time.Millisecond,
+	log := zap.NewNop()
+	if !e.quiet {
+		log = zaptest.NewLogger(e.t).Named("mds")
+	}
+	cfg := Config{Dir: e.dir, FSName: "testfs", LNet: e.mdsLN, Node: e.node, Logger: log,
+		AT: testAT, MGC: e.mgc, NoSync: !e.sync, ReadyTimeout: 5 * time.Second, ExportCheckInterval: 20 * time.Millisecond,
 		OSP: func(c *osp.Config) {
 			c.CreateTimeout, c.RPCTimeout, c.StatfsInterval, c.RetryInterval = 2*time.Second, time.Second, 50*time.Millisecond, 20*time.Millisecond
 			c.Import = func(ic *ptlrpc.ImportConfig) {
@@ -284,7 +311,9 @@ func (e *env) send(c ptlrpc.Creds, req *ptlrpc.Req, rep wire.Body) (uint64, erro
 		return 0, err
 	}
 	if rep != nil {
-		if err := r.Decode(rep); err != nil {
+		// The reply aliases a pooled buffer: decode a copy, as the
+		// decoded slices outlive the Release.
+		if err := wire.DecodeBody(append([]byte(nil), r.Body...), rep); err != nil {
 			e.t.Fatalf("%v reply: %v", req.Opcode, err)
 		}
 	}
