@@ -26,9 +26,10 @@ type CacheConfig struct {
 // Cache is the write-back cache of one file (Lustre keeps dirty pages per
 // object in osc extents): written data is copied into extents of object
 // space, grouped per object; an extent never crosses a multiple of the
-// OST's RPC size, so an extent that fills its slot is exactly one aligned
-// RPC, and it is sent at once, asynchronously. Everything else is sent by
-// Flush, by FlushRange, or when a writer waits for cache space.
+// OST's RPC size (its slot), and one that reaches the end of its slot is
+// sent at once, asynchronously — a full slot is exactly one aligned RPC.
+// Everything else is sent by Flush, by FlushRange, or when a writer waits
+// for cache space.
 //
 // Order: an extent is sent only after every earlier extent of its object
 // that overlaps it has been written, so overlapping writes reach the OST in
@@ -221,7 +222,9 @@ func (c *Cache) writePiece(ctx context.Context, t Target, obj layout.Object, obj
 	e, added := o.insert(objOff, data)
 	c.end = max(c.end, fileOff+uint64(n))
 	var wait []*extent
-	if e.off%o.rpc == 0 && uint64(len(e.data)) == o.rpc {
+	if e.end()%o.rpc == 0 {
+		// The extent reaches the end of its slot: a sequential writer has
+		// moved on, and a full slot is a whole aligned RPC.
 		c.sendLocked(o, e)
 	}
 	if !granted {

@@ -30,8 +30,9 @@
 //
 // Cache (cache.go) is one file's write-back cache: written data is copied
 // once, into extents of object space that never cross a multiple of the
-// OST's RPC size, and each extent that fills its slot goes out at once as
-// one aligned RPC straight from the extent's buffer; the rest waits for
+// OST's RPC size, and each extent that reaches the end of its slot goes out
+// at once (a full slot: one aligned RPC) straight from the extent's
+// buffer; the rest waits for
 // Flush, for a read of the range (FlushRange), or for a writer waiting on
 // cache space (the Pressure hook). Sequential writes to a striped file
 // therefore become full-size RPCs whatever the stripe size, since the

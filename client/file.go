@@ -1,0 +1,318 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/stria-fs/stria/client/lov"
+	"github.com/stria-fs/stria/layout"
+	"github.com/stria-fs/stria/wire"
+)
+
+// File is an open regular file, as client/fusefs.File (whose methods it
+// has, with the same contract): fusefs cannot be imported from here, so
+// fusefs.Backend's Create and Open need fusefs.File to be an alias of this
+// type for *FS to implement Backend.
+type File interface {
+	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
+	WriteAt(ctx context.Context, p []byte, off int64) (int, error)
+	Flush(ctx context.Context) error
+	Fsync(ctx context.Context, datasync bool) error
+	Allocate(ctx context.Context, off, length int64, mode uint32) error
+	Release(ctx context.Context) error
+}
+
+// file is an open regular file: an MDT open handle and the shared inode.
+// It implements fusefs.File.
+type file struct {
+	fs     *FS
+	in     *inode
+	handle uint64
+	flags  uint32
+
+	mu       sync.Mutex // guards the fields below
+	errSeen  uint64     // errseq cursor into the cache's write errors
+	released bool
+}
+
+// Create creates and opens a regular file: REINT_OPEN with O_CREAT, the
+// given flags and mode; the MDT instantiates its layout (inherited from the
+// directory) and answers with it and an open handle. With O_TRUNC, an
+// existing file opened for writing is truncated.
+func (fs *FS) Create(ctx context.Context, parent wire.FID, name string, flags, mode uint32) (File, wire.FID, wire.Attr, error) {
+	fs.stats.count(opCreate)
+	ctx, m, err := fs.mdcFor(ctx, parent)
+	if err != nil {
+		return nil, wire.FID{}, wire.Attr{}, err
+	}
+	r, err := m.Open(ctx, &wire.OpenRequest{Parent: parent, Name: name, Flags: flags | syscall.O_CREAT,
+		Mode: syscall.S_IFREG | mode&07777})
+	if err != nil {
+		return nil, wire.FID{}, wire.Attr{}, err
+	}
+	f, err := fs.newFile(ctx, r, flags)
+	if err != nil {
+		return nil, wire.FID{}, wire.Attr{}, err
+	}
+	if !r.Created && flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if err := fs.setSize(ctx, m, r.FID, 0); err != nil {
+			_ = f.release(ctx)
+			return nil, wire.FID{}, wire.Attr{}, err
+		}
+	}
+	a := r.Attr
+	if r.Created {
+		// Fresh objects hold nothing: no glimpse needed.
+		a.Size, a.Blocks = 0, 0
+		a.Valid |= wire.AttrSize | wire.AttrBlocks
+	} else if a, err = fs.inodeAttr(ctx, r); err != nil {
+		_ = f.release(ctx)
+		return nil, wire.FID{}, wire.Attr{}, err
+	}
+	return f, r.FID, a, nil
+}
+
+// Open opens a regular file by FID (REINT_OPEN); the MDT checks the access
+// mode against the caller's credentials.
+func (fs *FS) Open(ctx context.Context, fid wire.FID, flags uint32) (File, error) {
+	fs.stats.count(opOpen)
+	ctx, m, err := fs.mdcFor(ctx, fid)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.Open(ctx, &wire.OpenRequest{FID: fid, Flags: flags &^ (syscall.O_CREAT | syscall.O_EXCL)})
+	if err != nil {
+		return nil, err
+	}
+	f, err := fs.newFile(ctx, r, flags)
+	if err != nil {
+		return nil, err
+	}
+	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if err := fs.setSize(ctx, m, r.FID, 0); err != nil {
+			_ = f.release(ctx)
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// newFile makes the handle of an MDT open reply; if that fails the MDT
+// handle is closed again.
+func (fs *FS) newFile(ctx context.Context, r *wire.InodeReply, flags uint32) (*file, error) {
+	m, err := fs.lmv.Route(r.FID)
+	if err != nil {
+		return nil, err
+	}
+	var lay *layout.Layout
+	if r.Attr.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		lay, err = decodeLayout(r.Layout)
+	}
+	var in *inode
+	if err == nil {
+		in, err = fs.openInode(ctx, r.FID, lay)
+	}
+	if err != nil {
+		if cerr := m.CloseFile(ctx, r.FID, r.Handle, wire.Attr{}); cerr != nil {
+			fs.log.Warn("close after a failed open", zap.Stringer("fid", r.FID), zap.Error(cerr))
+		}
+		return nil, err
+	}
+	f := &file{fs: fs, in: in, handle: r.Handle, flags: flags, errSeen: in.cache.ErrSeq()}
+	fs.mu.Lock()
+	fs.files[f] = struct{}{}
+	fs.mu.Unlock()
+	return f, nil
+}
+
+// ReadAt reads len(p) bytes at off: what this client cached of the range
+// is written back first, then the range is read from the objects straight
+// into p, in parallel over the stripes. A short count is end of file.
+func (f *file) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	fs := f.fs
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	if f.flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+		return 0, syscall.EBADF
+	}
+	ctx, err := fs.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	in := f.in
+	in.ioMu.RLock()
+	defer in.ioMu.RUnlock()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := in.cache.FlushRange(ctx, uint64(off), uint64(len(p))); err != nil {
+		return 0, err
+	}
+	lay := in.layout()
+	short := true
+	if lay != nil {
+		short, err = readMirrors(ctx, fs, lay, p, uint64(off), in.fid)
+		if err != nil {
+			return 0, err
+		}
+	} else {
+		clear(p)
+	}
+	n := len(p)
+	if short {
+		sz, err := in.size(ctx, lay)
+		if err != nil {
+			return 0, err
+		}
+		if uint64(off) >= sz.Size {
+			n = 0
+		} else {
+			n = int(min(uint64(len(p)), sz.Size-uint64(off)))
+		}
+	}
+	fs.stats.read.Add(uint64(n))
+	return n, nil
+}
+
+// readMirrors reads from the first mirror that can serve the range, and
+// moves on to the next one when an OST fails (FLR).
+func readMirrors(ctx context.Context, fs *FS, lay *layout.Layout, p []byte, off uint64, fid wire.FID) (bool, error) {
+	ms := lay.ReadMirrors(off, fid.Ino())
+	if len(ms) == 0 {
+		ms = []uint16{0}
+		if all := lay.Mirrors(); len(all) > 0 {
+			ms = all[:1]
+		}
+	}
+	var err error
+	for _, m := range ms {
+		var short bool
+		short, err = lov.Read(ctx, fs, lay, m, p, off)
+		if err == nil || ctx.Err() != nil {
+			return short, err
+		}
+		fs.log.Warn("read failed; trying another mirror", zap.Stringer("fid", fid), zap.Uint16("mirror", m), zap.Error(err))
+	}
+	return false, err
+}
+
+// WriteAt copies p into the write-back cache: data goes out in RPCs of
+// the OST's RPC size as they fill, at most MaxRPCsInFlight per OST; the
+// writer waits when an OST's cache share is full, and a write the OST's
+// grant does not cover is written through. Errors of data written back
+// later come from Flush, Fsync or Release.
+func (f *file) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	fs := f.fs
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	if f.flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		return 0, syscall.EBADF
+	}
+	ctx, err := fs.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if uint64(off)+uint64(len(p)) < uint64(off) {
+		return 0, syscall.EFBIG
+	}
+	in := f.in
+	in.ioMu.RLock()
+	defer in.ioMu.RUnlock()
+	n, err := in.cache.Write(ctx, p, uint64(off))
+	if n > 0 {
+		in.wrote(now())
+		fs.stats.write.Add(uint64(n))
+	}
+	if err != nil && errors.Is(err, lov.ErrNoLayout) {
+		err = fmt.Errorf("client: write to %v, a file without objects: %w", in.fid, err)
+	}
+	return n, err
+}
+
+// Flush writes back everything this client caches of the file and returns
+// the first write-back error this handle has not been told of.
+func (f *file) Flush(ctx context.Context) error {
+	f.fs.stats.count(opFlush)
+	if err := f.in.cache.Flush(ctx); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.in.cache.Err(&f.errSeen)
+}
+
+// Fsync is Flush: the OSTs make every write durable before they answer it
+// (the ost package fsyncs each object before its reply), and the MDT
+// commits or replays every metadata change, so there is nothing more to
+// ask of them.
+func (f *file) Fsync(ctx context.Context, datasync bool) error {
+	f.fs.stats.count(opFsync)
+	return f.Flush(ctx)
+}
+
+// Allocate is not supported: the OSTs do not serve OST_FALLOCATE, and
+// pretending would break posix_fallocate's promise of space. EOPNOTSUPP
+// makes glibc's posix_fallocate fall back to writing zeros.
+func (f *file) Allocate(ctx context.Context, off, length int64, mode uint32) error {
+	return syscall.EOPNOTSUPP
+}
+
+// Release writes back, closes the MDT handle telling the MDT the size and
+// mtime this client knows (when it wrote), and drops the inode with its
+// last handle. It returns an unreported write-back error.
+func (f *file) Release(ctx context.Context) error {
+	f.fs.stats.count(opRelease)
+	return f.release(ctx)
+}
+
+func (f *file) release(ctx context.Context) error {
+	f.mu.Lock()
+	if f.released {
+		f.mu.Unlock()
+		return nil
+	}
+	f.released = true
+	f.mu.Unlock()
+	fs, in := f.fs, f.in
+	ctx = fs.rpcCtx(ctx)
+	err := in.cache.Flush(ctx)
+	if err == nil {
+		f.mu.Lock()
+		err = in.cache.Err(&f.errSeen)
+		f.mu.Unlock()
+	}
+	var attr wire.Attr
+	in.mu.Lock()
+	written, mtime := in.written, in.mtime
+	in.mu.Unlock()
+	if written && err == nil {
+		if sz, serr := in.size(ctx, in.layout()); serr == nil {
+			attr = wire.Attr{Valid: wire.AttrSize | wire.AttrBlocks | wire.AttrMtime, Size: sz.Size,
+				Blocks: sz.Blocks, Mtime: mtime}
+		}
+	}
+	if m, rerr := fs.lmv.Route(in.fid); rerr == nil {
+		if cerr := m.CloseFile(ctx, in.fid, f.handle, attr); cerr != nil {
+			fs.log.Warn("close failed", zap.Stringer("fid", in.fid), zap.Error(cerr))
+			if err == nil {
+				err = cerr
+			}
+		}
+	}
+	fs.mu.Lock()
+	delete(fs.files, f)
+	fs.mu.Unlock()
+	if cerr := fs.closeInode(ctx, in); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+var _ File = (*file)(nil)

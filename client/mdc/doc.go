@@ -1,0 +1,19 @@
+// Package mdc is the client side of one MDT (Lustre's mdc device): one
+// typed method per metadata RPC over one ptlrpc import on the MDS request
+// portal.
+//
+// Lookups, getattr, readdir (MDS_READPAGE, with attributes for
+// readdirplus), statfs, xattr reads and fid2path (MDS_GET_INFO) are plain
+// calls; every modification goes as MDS_REINT (create, open, setattr,
+// link, unlink, rename, setxattr) or MDS_CLOSE, Replayable: ptlrpc keeps
+// it until the MDT's last_committed passes its transno and replays it in
+// order if the MDT restarts before. The caller's credentials travel in the
+// context (ptlrpc.WithCreds) and the MDT checks permissions against them.
+// Errors the MDT returned arrive wrapped and match their errno
+// (errors.Is(err, syscall.ENOENT)).
+//
+// Replies alias pooled buffers: everything returned (layouts, xattr
+// values, names) is copied out before the reply is released. Each call is
+// counted by opcode with its latency (Stats, `lctl get_param mdc.*.stats`).
+// The MDC starts no goroutine of its own; Close stops the import's.
+package mdc

@@ -1,0 +1,144 @@
+package mdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/stria-fs/stria/client/internal/rpcstats"
+	"github.com/stria-fs/stria/lnet"
+	"github.com/stria-fs/stria/ptlrpc"
+	"github.com/stria-fs/stria/wire"
+)
+
+// Config configures an MDC: the client side of one MDT.
+type Config struct {
+	// Target is the MDT's name ("stria-MDT0000") and Index its index.
+	Target string
+	Index  uint32
+	// NIDs is the failover list: one NID per server that may run the MDT.
+	NIDs []lnet.NID
+	LNet *lnet.LNet
+	// ClientUUID names this client to the MDT (random if empty).
+	ClientUUID string
+	Logger     *zap.Logger
+	// AT, ConnectTimeout, ReconnectBackoff and PingInterval tune the
+	// import (ptlrpc's defaults if zero).
+	AT               ptlrpc.ATConfig
+	ConnectTimeout   time.Duration
+	ReconnectBackoff time.Duration
+	PingInterval     time.Duration
+}
+
+// Validate checks c and fills in defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.LNet == nil:
+		return fmt.Errorf("%w: no LNet", ErrBadConfig)
+	case c.Target == "":
+		return fmt.Errorf("%w: no target name", ErrBadConfig)
+	case len(c.NIDs) == 0:
+		return fmt.Errorf("%w: %s: no NID", ErrBadConfig, c.Target)
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return nil
+}
+
+// MDC is the client of one MDT (Lustre's mdc device): one typed method per
+// metadata RPC over one ptlrpc import. Modifying requests are Replayable:
+// ptlrpc keeps them until the MDT's last_committed passes them and
+// replays them after a restart.
+type MDC struct {
+	cfg   Config
+	imp   *ptlrpc.Import
+	log   *zap.Logger
+	stats *rpcstats.Stats
+}
+
+// New returns an MDC; Connect starts its import.
+func New(cfg Config) (*MDC, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	imp, err := ptlrpc.NewImport(ptlrpc.ImportConfig{
+		Target: cfg.Target, NIDs: cfg.NIDs, LNet: cfg.LNet,
+		RequestPortal: wire.MDSRequestPortal, ReplyPortal: wire.MDCReplyPortal, BulkPortal: wire.MDSBulkPortal,
+		ConnectOpcode: wire.MDSConnect, ClientUUID: cfg.ClientUUID,
+		Flags: wire.ConnectIBits | wire.ConnectXattr | wire.ConnectFID | wire.ConnectVersion | wire.ConnectAT |
+			wire.ConnectFull20 | wire.Connect64BitHash | wire.ConnectJobStats | wire.ConnectTransno |
+			wire.ConnectLayoutLock | wire.ConnectVBR,
+		ConnectTimeout: cfg.ConnectTimeout, ReconnectBackoff: cfg.ReconnectBackoff,
+		PingInterval: cfg.PingInterval, AT: cfg.AT, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	return &MDC{cfg: cfg, imp: imp, log: cfg.Logger.With(zap.String("target", cfg.Target)),
+		stats: rpcstats.New()}, nil
+}
+
+// Connect starts the import and waits until it is connected or ctx ends;
+// the import keeps trying in the background after an error.
+func (m *MDC) Connect(ctx context.Context) error {
+	if err := m.imp.Connect(ctx); err != nil {
+		return fmt.Errorf("mdc: %s: %w", m.cfg.Target, err)
+	}
+	return nil
+}
+
+// Close disconnects and fails calls in progress with ErrClosed.
+func (m *MDC) Close() error { return m.imp.Close() }
+
+// Target returns the MDT's name.
+func (m *MDC) Target() string { return m.cfg.Target }
+
+// Index returns the MDT's index.
+func (m *MDC) Index() uint32 { return m.cfg.Index }
+
+// Info returns the import's state, for `lctl get_param mdc.*.import`.
+func (m *MDC) Info() ptlrpc.ImportInfo { return m.imp.Info() }
+
+// Stats returns the RPC counters (`mdc.*.stats`).
+func (m *MDC) Stats() *rpcstats.Stats { return m.stats }
+
+// call sends one RPC and decodes its reply into reply (if not nil). An
+// error names the operation and wraps what the MDT said.
+func (m *MDC) call(ctx context.Context, req *ptlrpc.Req, what string, reply wire.Body) error {
+	start := time.Now()
+	rep, err := m.imp.Call(ctx, req)
+	m.stats.RPC(req.Opcode, time.Since(start))
+	defer rep.Release()
+	if err != nil {
+		if errors.Is(err, ptlrpc.ErrClosed) {
+			return fmt.Errorf("%w: %s: %s: %w", ErrClosed, m.cfg.Target, what, err)
+		}
+		return fmt.Errorf("mdc: %s: %s: %w", m.cfg.Target, what, err)
+	}
+	if reply != nil {
+		if err := rep.Decode(reply); err != nil {
+			return fmt.Errorf("%w: %s: %s: %w (%w)", ErrBadReply, m.cfg.Target, what, err, syscall.EIO)
+		}
+	}
+	return nil
+}
+
+// reint sends MDS_REINT op with body, replayable.
+func (m *MDC) reint(ctx context.Context, op wire.ReintOp, body wire.Body, what string, reply wire.Body) error {
+	b := wire.AppendReint(nil, op, body)
+	return m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSReint, Body: b, Replayable: true}, what, reply)
+}
+
+// inode decodes an InodeReply and detaches its layout from the reply
+// buffer.
+func inode(r *wire.InodeReply) *wire.InodeReply {
+	if r.Layout != nil {
+		r.Layout = append([]byte(nil), r.Layout...)
+	}
+	return r
+}

@@ -1,0 +1,176 @@
+package mdc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/stria-fs/stria/ptlrpc"
+	"github.com/stria-fs/stria/wire"
+)
+
+// readpageReplySize bounds a readpage reply of n entries with attributes.
+func readpageReplySize(n int) int {
+	return 64 + n*(4+wire.MaxFileNameLen+wire.FIDSize+4+8+80)
+}
+
+// GetRoot returns the file system's root FID (MDS_GET_ROOT).
+func (m *MDC) GetRoot(ctx context.Context) (wire.FID, error) {
+	var r wire.GetRootReply
+	if err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetRoot, Encode: &wire.Empty{}}, "get root", &r); err != nil {
+		return wire.FID{}, err
+	}
+	return r.Root, nil
+}
+
+// Getattr returns an inode's attributes and layout (MDS_GETATTR).
+func (m *MDC) Getattr(ctx context.Context, fid wire.FID) (*wire.InodeReply, error) {
+	var r wire.InodeReply
+	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetattr, Encode: &wire.FIDRequest{FID: fid}},
+		"getattr "+fid.String(), &r)
+	if err != nil {
+		return nil, err
+	}
+	return inode(&r), nil
+}
+
+// GetattrName looks name up in parent (MDS_GETATTR_NAME).
+func (m *MDC) GetattrName(ctx context.Context, parent wire.FID, name string) (*wire.InodeReply, error) {
+	var r wire.InodeReply
+	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetattrName,
+		Encode: &wire.GetattrNameRequest{Parent: parent, Name: name}}, "lookup "+name, &r)
+	if err != nil {
+		return nil, err
+	}
+	return inode(&r), nil
+}
+
+// Create makes a directory, device, FIFO, socket, symlink or objectless
+// regular file (REINT_CREATE).
+func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (*wire.InodeReply, error) {
+	var r wire.InodeReply
+	if err := m.reint(ctx, wire.ReintCreate, req, "create "+req.Name, &r); err != nil {
+		return nil, err
+	}
+	return inode(&r), nil
+}
+
+// Open opens (and with O_CREAT creates) a regular file (REINT_OPEN); the
+// reply carries the open handle and the layout.
+func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply, error) {
+	var r wire.InodeReply
+	what := "open " + req.Name
+	if req.Name == "" {
+		what = "open " + req.FID.String()
+	}
+	if err := m.reint(ctx, wire.ReintOpen, req, what, &r); err != nil {
+		return nil, err
+	}
+	return inode(&r), nil
+}
+
+// CloseFile closes an open handle (MDS_CLOSE), telling the MDT the size
+// and times this client knows (attr.Valid says which).
+func (m *MDC) CloseFile(ctx context.Context, fid wire.FID, handle uint64, attr wire.Attr) error {
+	return m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSClose, Replayable: true,
+		Encode: &wire.CloseRequest{FID: fid, Handle: handle, Attr: attr}}, "close "+fid.String(), nil)
+}
+
+// Setattr changes what attr.Valid names (REINT_SETATTR).
+func (m *MDC) Setattr(ctx context.Context, fid wire.FID, attr wire.Attr) (*wire.InodeReply, error) {
+	var r wire.InodeReply
+	if err := m.reint(ctx, wire.ReintSetattr, &wire.SetattrRequest{FID: fid, Attr: attr}, "setattr "+fid.String(), &r); err != nil {
+		return nil, err
+	}
+	return inode(&r), nil
+}
+
+// Link gives fid the new name parent/name (REINT_LINK).
+func (m *MDC) Link(ctx context.Context, fid, parent wire.FID, name string) (*wire.InodeReply, error) {
+	var r wire.InodeReply
+	if err := m.reint(ctx, wire.ReintLink, &wire.LinkRequest{FID: fid, Parent: parent, Name: name}, "link "+name, &r); err != nil {
+		return nil, err
+	}
+	return inode(&r), nil
+}
+
+// Unlink removes parent/name (REINT_UNLINK); dir makes it rmdir.
+func (m *MDC) Unlink(ctx context.Context, parent wire.FID, name string, dir bool) error {
+	return m.reint(ctx, wire.ReintUnlink, &wire.UnlinkRequest{Parent: parent, Name: name, Dir: dir}, "unlink "+name, nil)
+}
+
+// Rename is REINT_RENAME (flags: wire.RenameNoReplace, wire.RenameExchange).
+func (m *MDC) Rename(ctx context.Context, req *wire.RenameRequest) error {
+	return m.reint(ctx, wire.ReintRename, req, "rename "+req.SrcName, nil)
+}
+
+// Setxattr sets (or with wire.XattrRemove removes) one extended attribute
+// (REINT_SETXATTR); the layout xattrs go through here too.
+func (m *MDC) Setxattr(ctx context.Context, fid wire.FID, name string, value []byte, flags uint32) error {
+	return m.reint(ctx, wire.ReintSetxattr, &wire.SetxattrRequest{FID: fid, Name: name, Value: value, Flags: flags},
+		"setxattr "+name, nil)
+}
+
+// Getxattr returns one extended attribute's value (MDS_GETXATTR).
+func (m *MDC) Getxattr(ctx context.Context, fid wire.FID, name string) ([]byte, error) {
+	var r wire.GetxattrReply
+	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetxattr, ReplySize: wire.MaxXattrLen + 1024,
+		Encode: &wire.GetxattrRequest{FID: fid, Name: name, Size: wire.MaxXattrLen}}, "getxattr "+name, &r)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{}, r.Value...), nil
+}
+
+// Listxattr returns the names of an inode's extended attributes
+// (MDS_GETXATTR with no name).
+func (m *MDC) Listxattr(ctx context.Context, fid wire.FID) ([]string, error) {
+	var r wire.GetxattrReply
+	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetxattr, ReplySize: wire.MaxXattrLen + 1024,
+		Encode: &wire.GetxattrRequest{FID: fid, Size: wire.MaxXattrLen}}, "listxattr", &r)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range bytes.Split(r.Value, []byte{0}) {
+		if len(n) > 0 {
+			names = append(names, string(n))
+		}
+	}
+	return names, nil
+}
+
+// Readpage lists up to count entries of dir after cookie (MDS_READPAGE),
+// with their attributes when plus is set.
+func (m *MDC) Readpage(ctx context.Context, dir wire.FID, cookie uint64, count int, plus bool) (*wire.ReadpageReply, error) {
+	count = min(max(count, 1), wire.MaxDirents)
+	var r wire.ReadpageReply
+	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSReadpage, ReplySize: readpageReplySize(count),
+		Encode: &wire.ReadpageRequest{FID: dir, Cookie: cookie, Count: uint32(count), Plus: plus}},
+		"readpage "+dir.String(), &r)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Statfs returns the MDT's usage (MDS_STATFS).
+func (m *MDC) Statfs(ctx context.Context) (wire.StatFS, error) {
+	var s wire.StatFS
+	if err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSStatfs, Encode: &wire.Empty{}}, "statfs", &s); err != nil {
+		return wire.StatFS{}, err
+	}
+	return s, nil
+}
+
+// Fid2path returns the linkNo'th path of fid relative to the root, and
+// the number of the next link (MDS_GET_INFO).
+func (m *MDC) Fid2path(ctx context.Context, fid wire.FID, linkNo uint32) (*wire.Fid2pathReply, error) {
+	var r wire.Fid2pathReply
+	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetInfo, ReplySize: wire.MaxPathLen + 1024,
+		Encode: &wire.Fid2pathRequest{FID: fid, LinkNo: linkNo}}, fmt.Sprintf("fid2path %v", fid), &r)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
