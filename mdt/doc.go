@@ -61,6 +61,12 @@
 // as the file's "lustre.lov" in the create's own transaction. A create
 // that fails gives its objects back to the pools.
 //
+// The transaction that stores a layout also records, per OST, the highest
+// object layouts use (mdd's OnLayout hook, store's ost_lastused). When an
+// OST proxy first reaches its OST after a start, it has the OST destroy
+// the objects it precreated above that one: they were in the pools of the
+// previous run and no file has them (Lustre's "resetting orphans").
+//
 // A regular file made by mknod (REINT_CREATE without a template) has no
 // layout (Lustre's delayed create). REINT_SETXATTR of "lustre.lov" on it
 // instantiates the given template (`lfs setstripe NEWFILE`); on a file

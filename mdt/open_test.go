@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/stria-fs/stria/layout"
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
 )
@@ -278,5 +279,44 @@ func TestXattrs(t *testing.T) {
 	_, err = e.call(rootCreds, wire.MDSGetxattr, &wire.GetxattrRequest{FID: d, Size: 4096}, &lr)
 	if err != nil || string(lr.Value) != "lustre.lov\x00" {
 		t.Fatalf("list of a directory: %q %v", lr.Value, err)
+	}
+}
+
+// TestUnusedPrecreatedObjectsDestroyedAtRestart: after a restart each OST
+// destroys the objects it precreated that no file uses.
+func TestUnusedPrecreatedObjectsDestroyedAtRestart(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t, 2)
+	var used []layout.Object
+	for i := range 5 {
+		f, err := e.create(wire.RootFID, fmt.Sprintf("f%d", i), tmpl(t, 2, 0, -1))
+		mustOK(t, "create", err)
+		used = append(used, objects(decode(t, f.Layout))...)
+	}
+	if n := len(e.oss.Objects(0)) + len(e.oss.Objects(1)); n <= len(used) {
+		t.Fatalf("%d objects on the OSTs for %d used: nothing precreated ahead?", n, len(used))
+	}
+	e.stop()
+	e.start()
+	e.connect()
+	waitFor(t, "orphan cleanups", func() bool { return e.oss.OrphanCalls(0) == 2 && e.oss.OrphanCalls(1) == 2 })
+	for _, o := range used {
+		if !e.oss.Has(o.OSTIndex, o.FID) {
+			t.Fatalf("used object %v destroyed", o)
+		}
+	}
+	if n := len(e.oss.Objects(0)) + len(e.oss.Objects(1)); n < len(used) {
+		t.Fatalf("%d objects left for %d used", n, len(used))
+	}
+	mustOK(t, "OSTs back", e.srv.WaitOSTs(ctxTimeout(t), 2))
+	// Objects precreated after the cleanup are new ones.
+	f, err := e.create(wire.RootFID, "after", tmpl(t, 2, 0, -1))
+	mustOK(t, "create after the restart", err)
+	for _, o := range objects(decode(t, f.Layout)) {
+		for _, u := range used {
+			if u == o {
+				t.Fatalf("object %v given twice", o)
+			}
+		}
 	}
 }

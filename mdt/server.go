@@ -128,7 +128,7 @@ func (s *Server) openStore(ctx context.Context) error {
 		_ = st.Close()
 		return fmt.Errorf("%w: %s holds %s, not of %q", ErrWrongFS, s.cfg.Dir, s.name, s.cfg.FSName)
 	}
-	s.mdd, err = mdd.New(st, mdd.Config{Logger: s.log.Named("mdd"), OnDestroy: s.queueDestroys})
+	s.mdd, err = mdd.New(st, mdd.Config{Logger: s.log.Named("mdd"), OnDestroy: s.queueDestroys, OnLayout: s.noteLayout})
 	if err != nil {
 		_ = st.Close()
 		return fmt.Errorf("mdt: %s: %w", s.name, err)
@@ -387,6 +387,24 @@ func (s *Server) addOST(idx uint32, name string, nodes [][]lnet.NID) {
 	s.lod.AddOST(d)
 	s.addOSPParamsLocked(d)
 	s.log.Info("OST added", zap.String("ost", name), zap.Stringers("nids", nids))
+}
+
+// noteLayout is mdd's OnLayout: inside the transaction that stores a
+// layout it records, per OST, the highest object layouts use, below which
+// the orphan cleanup after a restart destroys nothing.
+func (s *Server) noteLayout(t *store.Tx, f wire.FID, blob []byte) error {
+	l, err := layout.Decode(blob)
+	if err != nil {
+		return fmt.Errorf("%w: layout of %v: %w", ErrBadLayout, f, err)
+	}
+	for i := range l.Components {
+		for _, o := range l.Components[i].Stripe.Objects {
+			if err := t.NoteOSTUsed(o.OSTIndex, o.FID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // queueDestroys is mdd's OnDestroy: inside the transaction that destroys

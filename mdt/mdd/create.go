@@ -127,6 +127,9 @@ func (m *MDD) create(ctx context.Context, c Creds, parent wire.FID, name string,
 			if err := o.t.SetXattr(f, XattrLOV, a.Layout); err != nil {
 				return err
 			}
+			if err := o.m.onLayout(o.t, f, a.Layout); err != nil {
+				return err
+			}
 			ino.LayoutGen = 1
 		}
 		if isDir && parent != wire.RootFID { // the root default is inherited at runtime, never copied

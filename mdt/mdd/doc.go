@@ -87,7 +87,9 @@
 // reaches every directory without a default of its own, as in Lustre).
 // Destroying a file with a layout calls Config.OnDestroy inside the same
 // operation, where the MDT queues the OST objects for destruction, so a
-// crash loses neither the unlink nor the objects to destroy. Regular file sizes live on the
+// crash loses neither the unlink nor the objects to destroy; storing a
+// layout (Create, SetXattr of lustre.lov) calls Config.OnLayout likewise,
+// where the MDT notes the OST objects layouts use. Regular file sizes live on the
 // OSTs; Inode.Size of a regular file is the lazy size the MDT last learnt
 // (SetAttr with SetSize or SetBlocks, e.g. at close).
 //

@@ -49,6 +49,8 @@ type env struct {
 	clock atomic.Int64
 	// onDestroy, if set before open, is the MDD's Config.OnDestroy.
 	onDestroy func(t *store.Tx, f wire.FID, layout []byte) error
+	// onLayout, if set before open, is the MDD's Config.OnLayout.
+	onLayout func(t *store.Tx, f wire.FID, layout []byte) error
 }
 
 func newEnv(t *testing.T) *env {
@@ -77,7 +79,7 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	m, err := New(s, Config{Logger: zaptest.NewLogger(e.t), Now: e.now, OnDestroy: e.onDestroy})
+	m, err := New(s, Config{Logger: zaptest.NewLogger(e.t), Now: e.now, OnDestroy: e.onDestroy, OnLayout: e.onLayout})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	// operation function it must be a pure function of the transaction;
 	// an error fails the operation.
 	OnDestroy func(t *store.Tx, f wire.FID, layout []byte) error
+	// OnLayout, if set, is called inside every store operation that stores
+	// a file's layout (Create with a layout, SetXattr of lustre.lov), with
+	// the new blob; the MDT records there which OST objects layouts use.
+	// The same rules as for OnDestroy apply.
+	OnLayout func(t *store.Tx, f wire.FID, layout []byte) error
 }
 
 // MDD is the namespace layer of one MDT over its store.

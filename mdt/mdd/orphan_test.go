@@ -3,6 +3,7 @@ package mdd
 import (
 	"errors"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -233,5 +234,47 @@ func TestOnDestroyInSameTransaction(t *testing.T) {
 	mustOK(t, "unlink plain", err)
 	if len(destroyed) != 3 {
 		t.Fatalf("OnDestroy calls %v", destroyed)
+	}
+}
+
+// TestOnLayoutInSameTransaction checks that OnLayout sees every layout
+// stored, inside the storing operation: its error fails the operation.
+func TestOnLayoutInSameTransaction(t *testing.T) {
+	e := newEnv(t)
+	var seen []string
+	var fail error
+	e.onLayout = func(t *store.Tx, f wire.FID, layout []byte) error {
+		if fail != nil {
+			return fail
+		}
+		seen = append(seen, string(layout))
+		return t.SetXattr(wire.RootFID, "user.layout."+string(layout), nil)
+	}
+	e.restart()
+	_, _, err := e.m.Create(ctx, root, wire.RootFID, "a", CreateArgs{Layout: []byte("A")})
+	mustOK(t, "create with a layout", err)
+	_, _, err = e.m.Create(ctx, root, wire.RootFID, "none", CreateArgs{})
+	mustOK(t, "create without", err)
+	f, _, err := e.m.Mknod(ctx, root, wire.RootFID, "b", CreateArgs{Mode: store.TypeReg | 0o644})
+	mustOK(t, "mknod", err)
+	_, err = e.m.SetXattr(ctx, root, f.FID, XattrLOV, []byte("B"), XattrCreate)
+	mustOK(t, "set layout", err)
+	_, err = e.m.SetXattr(ctx, root, f.FID, "user.other", []byte("x"), 0)
+	mustOK(t, "set another xattr", err)
+	if strings.Join(seen, ",") != "A,B" {
+		t.Fatalf("OnLayout saw %q", seen)
+	}
+	fail = errors.New("no")
+	_, _, err = e.m.Create(ctx, root, wire.RootFID, "c", CreateArgs{Layout: []byte("C")})
+	if !errors.Is(err, fail) {
+		t.Fatalf("create with failing OnLayout: %v", err)
+	}
+	if _, err := e.m.Lookup(ctx, root, wire.RootFID, "c"); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("failed create left a name: %v", err)
+	}
+	for _, n := range []string{"A", "B"} {
+		if _, err := e.m.GetXattr(ctx, root, wire.RootFID, "user.layout."+n); err != nil {
+			t.Fatalf("OnLayout's write for %s: %v", n, err)
+		}
 	}
 }

@@ -161,10 +161,20 @@ func (m *MDD) SetXattr(ctx context.Context, c Creds, f wire.FID, name string, va
 		}
 		if key == XattrLOV {
 			ino.LayoutGen++
+			if err := m.onLayout(o.t, f, value); err != nil {
+				return err
+			}
 		}
 		o.touch(f, false)
 		return o.flush()
 	})
+}
+
+func (m *MDD) onLayout(t *store.Tx, f wire.FID, layout []byte) error {
+	if m.cfg.OnLayout == nil {
+		return nil
+	}
+	return m.cfg.OnLayout(t, f, layout)
 }
 
 // RemoveXattr removes attribute name of f; ENODATA if absent.

@@ -17,10 +17,13 @@
 // picks another OST. Objects taken for a create that then failed go back
 // to the pool with Release.
 //
-// Precreated objects the MDT never used are forgotten at an MDT restart:
-// they stay on the OST as empty objects (Lustre destroys them when the OSP
-// reconnects, "resetting orphans"; that needs the OST to know the MDT's
-// last used id, which OST_CREATE does not carry yet).
+// Precreated objects the MDT never used are orphans after an MDT restart.
+// The MDT records, in the transaction that stores each layout, the highest
+// object of each OST a layout uses (store's ost_lastused); when the device
+// first reaches its OST, before it precreates anything, it sends
+// OST_SET_INFO (wire.OrphanRequest) with that id and the OST destroys its
+// objects of this MDT's sequence above it (Lustre's "resetting orphans").
+// An OST that does not know the request is logged and skipped.
 //
 // # Statfs and availability
 //

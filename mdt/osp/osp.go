@@ -132,6 +132,7 @@ type Device struct {
 
 	created, allocated, precreates atomic.Uint64
 	destroyed, destroyErrs         atomic.Uint64
+	orphans                        atomic.Uint64 // destroyed by the orphan cleanup
 	destroysInFlight               atomic.Int64
 	pendingDestroys                atomic.Int64
 }
@@ -236,6 +237,7 @@ type Info struct {
 	DestroysInFlight               int64
 	PendingDestroys                int64 // at the last scan of the queue (at most DestroyBatch)
 	Destroyed, DestroyErrors       uint64
+	OrphansDestroyed               uint64 // by the orphan cleanup at the first connection
 	StatFS                         wire.StatFS
 	StatFSAge                      time.Duration // -1 if never answered
 }
@@ -246,7 +248,7 @@ func (d *Device) Info() Info {
 	in := Info{Name: d.name, Target: d.cfg.Target, Index: d.cfg.Index, State: d.imp.State(), Active: q.Avail,
 		Created: d.created.Load(), Allocated: d.allocated.Load(), Precreates: d.precreates.Load(),
 		DestroysInFlight: d.destroysInFlight.Load(), PendingDestroys: d.pendingDestroys.Load(),
-		Destroyed: d.destroyed.Load(), DestroyErrors: d.destroyErrs.Load()}
+		Destroyed: d.destroyed.Load(), DestroyErrors: d.destroyErrs.Load(), OrphansDestroyed: d.orphans.Load()}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.pool) > 0 {

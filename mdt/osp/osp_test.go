@@ -235,3 +235,51 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(DeviceName("fs-OST000a", 1))
 	}
 }
+
+func TestOrphanCleanupAtStart(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t, 0)
+	d := e.device(0)
+	waitReady(t, d)
+	var objs []wire.FID
+	for range 5 {
+		f, err := d.Alloc(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, f)
+	}
+	if e.oss.OrphanCalls(0) != 1 {
+		t.Fatalf("%d orphan cleanups at the first connection", e.oss.OrphanCalls(0))
+	}
+	// Layouts committed objs[0..2]; the rest of the pool is unused.
+	if _, err := e.store.Update(ctx, func(tx *store.Tx) error {
+		for _, f := range objs[:3] {
+			if err := tx.NoteOSTUsed(0, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	precreated := len(e.oss.Objects(0))
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2 := e.device(0)
+	waitReady(t, d2)
+	waitFor(t, "orphan cleanup", func() bool { return e.oss.OrphanCalls(0) == 2 })
+	for i, f := range objs {
+		if used := i < 3; e.oss.Has(0, f) != used {
+			t.Fatalf("object %v (used %v) exists %v after the cleanup", f, used, e.oss.Has(0, f))
+		}
+	}
+	if in := d2.Info(); in.OrphansDestroyed != uint64(precreated-3) {
+		t.Fatalf("orphans destroyed %d, precreated %d", in.OrphansDestroyed, precreated)
+	}
+	f, err := d2.Alloc(ctx)
+	if err != nil || !e.oss.Has(0, f) || f.Oid <= objs[4].Oid {
+		t.Fatalf("alloc after the cleanup: %v %v", f, err)
+	}
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/stria-fs/stria/mdt/store"
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
 )
@@ -93,6 +95,13 @@ func (d *Device) precreator() {
 		return // closed before the OST was ever reached
 	}
 	backoff := d.cfg.RetryInterval
+	for !d.cleanupOrphans() {
+		if !d.sleep(backoff, nil) {
+			return
+		}
+		backoff = min(2*backoff, 32*d.cfg.RetryInterval)
+	}
+	backoff = d.cfg.RetryInterval
 	for {
 		d.mu.Lock()
 		need, n := d.avail <= d.batch/2, d.batch
@@ -176,4 +185,52 @@ func (d *Device) precreate(n int) error {
 func (d *Device) broadcastLocked() {
 	close(d.refilled)
 	d.refilled = make(chan struct{})
+}
+
+// cleanupOrphans has the OST destroy the objects it precreated for this
+// MDT that no committed layout uses — those above the last used object the
+// store records (Lustre's "resetting orphans" at the first connection). It
+// runs before the first precreate, so the pool hands out nothing it
+// destroys. It reports false when it should be tried again.
+func (d *Device) cleanupOrphans() bool {
+	var last wire.FID
+	var ok bool
+	err := d.cfg.Store.View(d.ctx, func(t *store.Tx) error {
+		var err error
+		last, ok, err = t.OSTLastUsed(d.cfg.Index)
+		return err
+	})
+	if err != nil {
+		if d.ctx.Err() == nil {
+			d.log.Error("reading the last used object", zap.Error(err))
+		}
+		return false
+	}
+	var lastUsed uint32
+	if ok {
+		lastUsed = last.Oid
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.RPCTimeout)
+	defer cancel()
+	rep, err := d.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.OSTSetInfo,
+		Encode: &wire.OrphanRequest{MDTIndex: d.cfg.MDTIndex, LastUsed: lastUsed}})
+	var or wire.OrphanReply
+	if err == nil {
+		err = rep.Decode(&or)
+	}
+	rep.Release()
+	switch {
+	case errors.Is(err, syscall.EOPNOTSUPP):
+		d.log.Warn("the OST does not clean up orphans; unused precreated objects stay", zap.Error(err))
+		return true
+	case err != nil:
+		if d.ctx.Err() == nil {
+			d.log.Warn("orphan cleanup failed, will retry", zap.Error(err))
+		}
+		return false
+	}
+	d.orphans.Store(uint64(or.Destroyed))
+	d.log.Info(d.cfg.Target+"_UUID now active, resetting orphans", zap.Uint32("last_used", lastUsed),
+		zap.Stringer("last_id", or.LastID), zap.Uint32("destroyed", or.Destroyed))
+	return true
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"go.etcd.io/bbolt"
@@ -73,6 +74,15 @@ func (t *Tx) check() error {
 	}
 	if err := t.AllOSTDestroys(func(uint32, wire.FID, OSTDestroy) bool { return true }); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvariant, err)
+	}
+	c = t.ostLastUsed.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) != 4 {
+			return fmt.Errorf("%w: ost_lastused key %x", ErrInvariant, k)
+		}
+		if _, _, err := t.OSTLastUsed(binary.BigEndian.Uint32(k)); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvariant, err)
+		}
 	}
 	return t.checkSeq()
 }

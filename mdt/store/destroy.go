@@ -69,3 +69,34 @@ func (t *Tx) AllOSTDestroys(fn func(ost uint32, obj wire.FID, d OSTDestroy) bool
 	}
 	return nil
 }
+
+// OSTLastUsed returns the highest object of OST ost that a committed
+// layout referenced, and whether there is one.
+func (t *Tx) OSTLastUsed(ost uint32) (wire.FID, bool, error) {
+	v := t.ostLastUsed.Get(ostDestroyPrefix(ost))
+	if v == nil {
+		return wire.FID{}, false, nil
+	}
+	if len(v) != wire.FIDSize {
+		return wire.FID{}, false, fmt.Errorf("%w: last used object of OST %04x: %d bytes", ErrCorrupt, ost, len(v))
+	}
+	f, err := wire.DecodeFID(v)
+	if err != nil {
+		return wire.FID{}, false, fmt.Errorf("%w: last used object of OST %04x: %w", ErrCorrupt, ost, err)
+	}
+	return f, true, nil
+}
+
+// NoteOSTUsed records that a layout references object obj of OST ost: the
+// last used object becomes obj if it is higher in the same sequence, or
+// if obj is of another sequence than the one recorded.
+func (t *Tx) NoteOSTUsed(ost uint32, obj wire.FID) error {
+	cur, ok, err := t.OSTLastUsed(ost)
+	if err != nil {
+		return err
+	}
+	if ok && cur.Seq == obj.Seq && cur.Oid >= obj.Oid {
+		return nil
+	}
+	return t.put(t.ostLastUsed, ostDestroyPrefix(ost), obj.Append(make([]byte, 0, wire.FIDSize)))
+}

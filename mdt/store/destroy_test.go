@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/stria-fs/stria/layout"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/wire"
 )
@@ -144,5 +146,120 @@ func TestMigrateFromVersion1(t *testing.T) {
 		return t.AddOSTDestroy(1, wire.FID{Seq: 0x100010000, Oid: 1}, OSTDestroy{})
 	}); err != nil {
 		t.Fatalf("destroy queue after migration: %v", err)
+	}
+}
+
+func TestOSTLastUsed(t *testing.T) {
+	s := newStore(t, label0, Options{NoSync: true})
+	ctx := context.Background()
+	seqA, seqB := uint64(0x100000000), uint64(0x100000001)
+	steps := []struct {
+		note, want wire.FID
+	}{
+		{wire.FID{Seq: seqA, Oid: 5}, wire.FID{Seq: seqA, Oid: 5}},
+		{wire.FID{Seq: seqA, Oid: 3}, wire.FID{Seq: seqA, Oid: 5}}, // lower: kept
+		{wire.FID{Seq: seqA, Oid: 9}, wire.FID{Seq: seqA, Oid: 9}},
+		{wire.FID{Seq: seqB, Oid: 1}, wire.FID{Seq: seqB, Oid: 1}}, // new sequence
+	}
+	if err := s.View(ctx, func(t *Tx) error {
+		_, ok, err := t.OSTLastUsed(7)
+		if ok || err != nil {
+			return errors.New("last used of an OST never used")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range steps {
+		if _, err := s.Update(ctx, func(t *Tx) error { return t.NoteOSTUsed(7, st.note) }); err != nil {
+			t.Fatal(err)
+		}
+		var got wire.FID
+		if err := s.View(ctx, func(t *Tx) error {
+			var err error
+			got, _, err = t.OSTLastUsed(7)
+			return err
+		}); err != nil || got != st.want {
+			t.Fatalf("after %v: %v, want %v (%v)", st.note, got, st.want, err)
+		}
+	}
+	s = reopen(t, s)
+	if err := s.View(ctx, func(t *Tx) error {
+		got, ok, err := t.OSTLastUsed(7)
+		if !ok || err != nil || got != (wire.FID{Seq: seqB, Oid: 1}) {
+			return errors.New("last used lost by a reopen")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrationFillsOSTLastUsed opens a version 2 file whose files have
+// layouts: the migration records the highest object of each OST.
+func TestMigrationFillsOSTLastUsed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mdt.db")
+	if err := Format(path, label0, FormatOptions{NoSync: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, path, Options{NoSync: true})
+	obj := func(ost uint32, oid uint32) layout.Object {
+		return layout.Object{OSTIndex: ost, FID: wire.FID{Seq: 0x100000000 | uint64(ost)<<16, Oid: oid}}
+	}
+	layouts := [][]layout.Object{{obj(0, 5), obj(1, 2)}, {obj(0, 9)}, {obj(1, 1)}}
+	ctx := context.Background()
+	if _, err := s.Update(ctx, func(t *Tx) error {
+		for i, objs := range layouts {
+			f, err := t.AllocFID()
+			if err != nil {
+				return err
+			}
+			if err := t.PutInode(f, &Inode{Mode: TypeReg | 0o644, Nlink: 1}); err != nil {
+				return err
+			}
+			l := layout.Plain(int32(len(objs)), 1<<20, -1, "")
+			if err := l.Instantiate(0, objs); err != nil {
+				return err
+			}
+			b, err := layout.Encode(l)
+			if err != nil {
+				return err
+			}
+			if err := t.SetXattr(f, xattrLOV, b); err != nil {
+				return err
+			}
+			if err := t.SetXattr(f, "user.n", []byte{byte(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	path = s.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte(bucketOSTLastUsed)) })
+	_ = db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	setVersion(t, path, 2)
+	s = openStore(t, path, Options{NoSync: true})
+	if err := s.View(ctx, func(t *Tx) error {
+		for ost, want := range map[uint32]uint32{0: 9, 1: 2} {
+			got, ok, err := t.OSTLastUsed(ost)
+			if err != nil || !ok || got.Oid != want {
+				return fmt.Errorf("OST %d: %v %v %v, want oid %d", ost, got, ok, err, want)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -91,6 +91,11 @@
 // neither; its proxy of the OST (mdt/osp) sends the destroys and deletes
 // each record once the OST answered.
 //
+// The ost_lastused bucket keeps, per OST, the highest object a committed
+// layout referenced (Lustre's lov_objids), written in the transaction that
+// stores the layout. After a restart the MDT asks each OST to destroy the
+// objects it precreated above it: they were never handed out to a file.
+//
 // # Label and mount data
 //
 // The label names the target (fsname, index, UUID) and keeps what format

@@ -18,6 +18,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/stria-fs/stria/layout"
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -27,7 +28,8 @@ import (
 // Version 2 added the ost_destroys bucket (OST objects waiting to be
 // destroyed) and label records of format 2 (MGS nodes, service nodes and
 // parameters); version 1 files gain the empty bucket and keep their label.
-const StorageVersion uint32 = 2
+// Version 3 added the ost_lastused bucket.
+const StorageVersion uint32 = 3
 
 // Bucket names.
 const (
@@ -64,13 +66,19 @@ const (
 	// destroyed the file and deleted once the OST destroyed the object
 	// (Lustre's unlink llog). One OST's objects are one key prefix.
 	bucketOSTDestroys = "ost_destroys"
+	// ost_lastused: ostIndex(4, BE) → FID record (16 bytes, little-endian
+	// seq, oid, ver). The highest object of each OST that a committed
+	// layout ever referenced (Lustre's lov_objids): after a restart the
+	// MDT has the OST destroy its precreated objects above it.
+	bucketOSTLastUsed = "ost_lastused"
 )
 
 // allBuckets lists every bucket; Format creates them and Open makes sure they
 // exist after migrations.
 func allBuckets() []string {
 	return []string{bucketMeta, bucketInodes, bucketDirents, bucketXattrs, bucketSymlinks,
-		bucketLinks, bucketOrphans, bucketReplies, bucketSeq, bucketFLD, bucketUpdates, bucketOSTDestroys}
+		bucketLinks, bucketOrphans, bucketReplies, bucketSeq, bucketFLD, bucketUpdates, bucketOSTDestroys,
+		bucketOSTLastUsed}
 }
 
 // Keys of the meta bucket.
@@ -257,6 +265,7 @@ func migrations() []migration {
 		// The new bucket is created by migrate (every bucket of allBuckets);
 		// label records of format 1 stay readable.
 		{from: 1, what: "add the ost_destroys bucket", apply: func(*bbolt.Tx) error { return nil }},
+		{from: 2, what: "add the ost_lastused bucket, filled from the layouts", apply: fillOSTLastUsed},
 	}
 }
 
@@ -284,3 +293,41 @@ func migrate(tx *bbolt.Tx, from, to uint32, ms []migration) error {
 	}
 	return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyMetaVersion), binary.BigEndian.AppendUint32(nil, to))
 }
+
+// fillOSTLastUsed builds the ost_lastused bucket of a file from before
+// version 3 from every file's layout, so that the orphan cleanup after the
+// upgrade destroys no object a layout uses.
+func fillOSTLastUsed(tx *bbolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists([]byte(bucketOSTLastUsed))
+	if err != nil {
+		return err
+	}
+	last := map[uint32]wire.FID{}
+	c := tx.Bucket([]byte(bucketXattrs)).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) <= wire.FIDSize || string(k[wire.FIDSize:]) != xattrLOV {
+			continue
+		}
+		l, err := layout.Decode(v)
+		if err != nil {
+			continue // an unreadable layout uses no object we could know
+		}
+		for i := range l.Components {
+			for _, o := range l.Components[i].Stripe.Objects {
+				if cur, ok := last[o.OSTIndex]; !ok || cur.Seq != o.FID.Seq || cur.Oid < o.FID.Oid {
+					last[o.OSTIndex] = o.FID
+				}
+			}
+		}
+	}
+	for ost, f := range last {
+		if err := b.Put(ostDestroyPrefix(ost), f.Append(nil)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// xattrLOV is the name of a file's layout xattr (mdd.XattrLOV), which the
+// version 3 migration reads.
+const xattrLOV = "lustre.lov"

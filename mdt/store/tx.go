@@ -20,7 +20,7 @@ type Tx struct {
 	writable bool
 
 	meta, inodes, dirents, xattrs, symlinks, links, orphans, replies, seq, fld, updates *bbolt.Bucket
-	ostDestroys                                                                         *bbolt.Bucket
+	ostDestroys, ostLastUsed                                                            *bbolt.Bucket
 
 	last  uint64 // highest transno assigned in this group
 	dirty bool   // some operation of the group wrote
@@ -33,7 +33,7 @@ func (s *Store) newTx(btx *bbolt.Tx, writable bool) *Tx {
 		meta: b(bucketMeta), inodes: b(bucketInodes), dirents: b(bucketDirents), xattrs: b(bucketXattrs),
 		symlinks: b(bucketSymlinks), links: b(bucketLinks), orphans: b(bucketOrphans),
 		replies: b(bucketReplies), seq: b(bucketSeq), fld: b(bucketFLD), updates: b(bucketUpdates),
-		ostDestroys: b(bucketOSTDestroys)}
+		ostDestroys: b(bucketOSTDestroys), ostLastUsed: b(bucketOSTLastUsed)}
 	if writable {
 		t.last = s.lastTransno
 	}

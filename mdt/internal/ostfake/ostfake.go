@@ -39,6 +39,7 @@ type target struct {
 	failDestroy syscall.Errno
 	creates     int // objects created
 	destroys    int // OST_DESTROY requests answered with success
+	orphanCalls int // OST_SET_INFO orphan cleanups
 }
 
 // TargetName is an OST's name: FSNAME-OSTxxxx.
@@ -170,6 +171,25 @@ func (s *Server) handlers(idx uint32) map[wire.Opcode]ptlrpc.Handler {
 			t.destroys++
 			return nil
 		},
+		wire.OSTSetInfo: func(_ context.Context, req *ptlrpc.Request) error {
+			var r wire.OrphanRequest
+			if err := req.DecodeBody(&r); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			t := s.targets[idx]
+			n := 0
+			for f := range t.objects {
+				if f.Oid > r.LastUsed {
+					delete(t.objects, f)
+					n++
+				}
+			}
+			t.orphanCalls++
+			req.ReplyBody(&wire.OrphanReply{LastID: wire.IDIF(idx, uint64(t.nextOid-1)), Destroyed: uint32(n)})
+			return nil
+		},
 		wire.OSTStatfs: func(_ context.Context, req *ptlrpc.Request) error {
 			s.mu.Lock()
 			st := s.targets[idx].statfs
@@ -207,6 +227,13 @@ func (s *Server) Counts(idx uint32) (created, destroyed int) {
 	defer s.mu.Unlock()
 	t := s.targets[idx]
 	return t.creates, t.destroys
+}
+
+// OrphanCalls returns how many orphan cleanups OST idx served.
+func (s *Server) OrphanCalls(idx uint32) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.targets[idx].orphanCalls
 }
 
 // SetStatFS sets what OST idx answers to statfs.
