@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/layout"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
@@ -36,45 +35,7 @@ var ctx = context.Background()
 
 // checkLeaks fails t if goroutines of this module started during the test
 // still run after its cleanups. Call it first.
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	before := map[string]bool{}
-	for _, g := range goroutines() {
-		before[g[:strings.IndexByte(g, '\n')]] = true
-	}
-	t.Cleanup(func() {
-		var leaked []string
-		for wait := time.Millisecond; wait < 5*time.Second; wait *= 2 {
-			leaked = leaked[:0]
-			for _, g := range goroutines() {
-				if !before[g[:strings.IndexByte(g, '\n')]] && strings.Contains(g, "github.com/stria-fs/stria/") &&
-					!strings.Contains(g, "created by testing.") && !strings.Contains(g, "checkLeaks") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			time.Sleep(wait)
-		}
-		for _, g := range leaked {
-			t.Errorf("leaked goroutine:\n%s", g)
-		}
-	})
-}
-
-func goroutines() []string {
-	b := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			b = b[:n]
-			break
-		}
-		b = make([]byte, 2*len(b))
-	}
-	return strings.Split(string(b), "\n\n")
-}
+func checkLeaks(t testing.TB) { leaktest.Check(t) }
 
 func node(t testing.TB, f *lolnd.Fabric, networks string) *lnet.LNet {
 	t.Helper()
