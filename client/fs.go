@@ -41,6 +41,7 @@ type FS struct {
 	wg     sync.WaitGroup // background connects
 
 	stats llStats
+	bufs  lov.Buffers // extent buffers, shared by the open files' caches
 
 	mu      sync.Mutex // guards the fields below; taken before inode.mu, never across an RPC
 	gen     uint64     // configuration generation applied

@@ -57,7 +57,7 @@ func (fs *FS) openInode(ctx context.Context, fid wire.FID, lay *layout.Layout) (
 	if in == nil {
 		in = &inode{fs: fs, fid: fid, lay: lay}
 		in.cache = lov.NewCache(fs.ctx, lov.CacheConfig{Targets: fs, Layout: lay, Pressure: fs.pressure,
-			Logger: fs.log})
+			Buffers: &fs.bufs, Logger: fs.log})
 		fs.inodes[fid] = in
 		in.opens++
 		fs.mu.Unlock()

@@ -20,7 +20,38 @@ type CacheConfig struct {
 	// ost: whoever caches data for it should start writing some back.
 	// Nil: this cache writes back what it holds for that OST.
 	Pressure func(ost uint32)
-	Logger   *zap.Logger
+	// Buffers recycles extent buffers among the caches sharing it (nil:
+	// this cache's own).
+	Buffers *Buffers
+	Logger  *zap.Logger
+}
+
+// Buffers recycles the buffers of extents that fill a whole RPC slot, so
+// that steady streaming allocates (and zeroes) nothing per RPC. Safe for
+// concurrent use; share one among the caches of a mount.
+type Buffers struct {
+	pools sync.Map // RPC size (int) -> *sync.Pool of *[]byte
+}
+
+// get returns a buffer of length n and capacity size, from the pool of
+// that size when there is one.
+func (b *Buffers) get(n, size uint64) []byte {
+	if p, ok := b.pools.Load(size); ok {
+		if x, ok := p.(*sync.Pool).Get().(*[]byte); ok {
+			return (*x)[:n]
+		}
+	}
+	return make([]byte, n, size)
+}
+
+// put recycles buf if its capacity is an RPC size.
+func (b *Buffers) put(buf []byte, rpc uint64) {
+	if uint64(cap(buf)) != rpc {
+		return
+	}
+	p, _ := b.pools.LoadOrStore(rpc, &sync.Pool{})
+	buf = buf[:0]
+	p.(*sync.Pool).Put(&buf)
 }
 
 // Cache is the write-back cache of one file (Lustre keeps dirty pages per
@@ -43,6 +74,7 @@ type CacheConfig struct {
 type Cache struct {
 	ts       Targets
 	pressure func(uint32)
+	bufs     *Buffers
 	log      *zap.Logger
 	ctx      context.Context // async writes run under it; Abort cancels it
 	cancel   context.CancelFunc
@@ -79,8 +111,11 @@ func (e *extent) end() uint64 { return e.off + uint64(len(e.data)) }
 // NewCache returns an empty cache for a file of layout cfg.Layout whose
 // asynchronous writes run under ctx.
 func NewCache(ctx context.Context, cfg CacheConfig) *Cache {
-	c := &Cache{ts: cfg.Targets, pressure: cfg.Pressure, log: cfg.Logger, l: cfg.Layout,
+	c := &Cache{ts: cfg.Targets, pressure: cfg.Pressure, bufs: cfg.Buffers, log: cfg.Logger, l: cfg.Layout,
 		objs: map[layout.Object]*object{}}
+	if c.bufs == nil {
+		c.bufs = &Buffers{}
+	}
 	if c.log == nil {
 		c.log = zap.NewNop()
 	}
@@ -219,7 +254,7 @@ func (c *Cache) writePiece(ctx context.Context, t Target, obj layout.Object, obj
 		o = &object{obj: obj, t: t, rpc: uint64(max(t.RPCSize(), 4096))}
 		c.objs[obj] = o
 	}
-	e, added := o.insert(objOff, data)
+	e, added := o.insert(objOff, data, c.bufs)
 	c.end = max(c.end, fileOff+uint64(n))
 	var wait []*extent
 	if e.end()%o.rpc == 0 {
@@ -250,7 +285,7 @@ func (c *Cache) writePiece(ctx context.Context, t Target, obj layout.Object, obj
 // insert copies data at off into the object's dirty extents, merging it
 // with those it overlaps or touches within its RPC slot, and returns the
 // extent that holds it and how many dirty bytes it added.
-func (o *object) insert(off uint64, data []byte) (*extent, int64) {
+func (o *object) insert(off uint64, data []byte, bufs *Buffers) (*extent, int64) {
 	end := off + uint64(len(data))
 	slot := off / o.rpc * o.rpc
 	slotEnd := slot + o.rpc
@@ -280,14 +315,22 @@ func (o *object) insert(off uint64, data []byte) (*extent, int64) {
 		buf = merge[0].data[:hi-lo] // grows in place
 		merge = merge[1:]
 	} else {
-		buf = make([]byte, hi-lo, extentCap(lo, hi, slotEnd))
+		// Every byte of buf[:hi-lo] is written below: the merged extents
+		// and data cover [lo, hi), so a recycled buffer is fine.
+		if room := extentCap(lo, hi, slotEnd); room == o.rpc {
+			buf = bufs.get(hi-lo, room)
+		} else {
+			buf = make([]byte, hi-lo, room)
+		}
 		if len(merge) > 0 && merge[0].off == lo {
 			copy(buf, merge[0].data)
+			bufs.put(merge[0].data, o.rpc)
 			merge = merge[1:]
 		}
 	}
 	for _, e := range merge {
 		copy(buf[e.off-lo:], e.data)
+		bufs.put(e.data, o.rpc)
 	}
 	copy(buf[off-lo:], data)
 	e := &extent{off: lo, data: buf, done: make(chan struct{})}
@@ -355,7 +398,10 @@ func (c *Cache) writeback(o *object, e *extent, before []*extent) {
 			zap.Error(err))
 	}
 	e.err = err
+	data := e.data
+	e.data = nil // the extent is in no list any more: nobody reads it
 	c.mu.Unlock()
+	c.bufs.put(data, o.rpc)
 	close(e.done)
 }
 

@@ -254,7 +254,7 @@ func TestCacheModel(t *testing.T) {
 			}
 			steps := 300
 			if g.size >= 1<<20 {
-				steps = 100
+				steps = 60
 			}
 			for step := range steps {
 				switch op := rng.IntN(10); {

@@ -1,0 +1,223 @@
+package clientit
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/stria-fs/stria/client"
+	"github.com/stria-fs/stria/lnet"
+	"github.com/stria-fs/stria/lnet/lolnd"
+	"github.com/stria-fs/stria/mdt"
+	"github.com/stria-fs/stria/mdt/osp"
+	"github.com/stria-fs/stria/mgs"
+	"github.com/stria-fs/stria/obd"
+	"github.com/stria-fs/stria/ost"
+	"github.com/stria-fs/stria/ptlrpc"
+)
+
+// waitLimit guards against a hung test; nothing measures speed with it.
+const waitLimit = 30 * time.Second
+
+const fsname = "testfs"
+
+var testAT = ptlrpc.ATConfig{Min: 300 * time.Millisecond, Max: 3 * time.Second, History: 10 * time.Second,
+	EarlyMargin: 150 * time.Millisecond, Extra: 300 * time.Millisecond}
+
+func tctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), waitLimit)
+	t.Cleanup(cancel)
+	return c
+}
+
+// checkLeaks fails t if goroutines of this module started during the test
+// are still running after its cleanups. Call it first.
+func checkLeaks(t testing.TB) {
+	t.Helper()
+	before := map[string]bool{}
+	for _, g := range goroutines() {
+		before[g[:strings.IndexByte(g, '\n')]] = true
+	}
+	t.Cleanup(func() {
+		var leaked []string
+		for wait := time.Millisecond; wait < 5*time.Second; wait *= 2 {
+			leaked = leaked[:0]
+			for _, g := range goroutines() {
+				if !before[g[:strings.IndexByte(g, '\n')]] && strings.Contains(g, "github.com/stria-fs/stria/") &&
+					!strings.Contains(g, "created by testing.") && !strings.Contains(g, "checkLeaks") {
+					leaked = append(leaked, g)
+				}
+			}
+			if len(leaked) == 0 {
+				return
+			}
+			time.Sleep(wait)
+		}
+		for _, g := range leaked {
+			t.Errorf("leaked goroutine:\n%s", g)
+		}
+	})
+}
+
+func goroutines() []string {
+	b := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(b, true)
+		if n < len(b) {
+			b = b[:n]
+			break
+		}
+		b = make([]byte, 2*len(b))
+	}
+	return strings.Split(string(b), "\n\n")
+}
+
+// cluster is an MGS, one MDS and OSSs, each on an LNet node of its own
+// over one lolnd fabric, formatted in t.TempDir().
+type cluster struct {
+	t        testing.TB
+	fabric   *lolnd.Fabric
+	dir      string
+	mgsNodes [][]lnet.NID
+	mgs      *mgs.Server
+	mds      *mdt.Server
+	osts     int
+	nextNode int
+	mu       sync.Mutex
+	oss      []*ost.Server
+}
+
+type clusterOpts struct {
+	osts      int   // OSTs, one OSS each
+	capacity  int64 // cap of every OST in bytes (0: none)
+	mdtParams []string
+}
+
+func newCluster(t testing.TB, o clusterOpts) *cluster {
+	t.Helper()
+	c := &cluster{t: t, fabric: lolnd.NewFabric(), dir: t.TempDir(), nextNode: 1}
+	mgsLN := c.node()
+	mdir := filepath.Join(c.dir, "mgs")
+	if err := mgs.Format(mdir, mgs.FormatOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	c.mgs, err = mgs.Start(tctx(t), mgs.Config{Dir: mdir, LNet: mgsLN, AT: testAT,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named("mgs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.mgs.Close() })
+	c.mgsNodes = [][]lnet.NID{mgsLN.NIDs()}
+
+	mdsLN := c.node()
+	ddir := filepath.Join(c.dir, "mdt0")
+	if _, err := mdt.Format(ddir, mdt.FormatOptions{FSName: fsname, MGSNodes: c.mgsNodes, Params: o.mdtParams,
+		NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.mds, err = mdt.Start(tctx(t), mdt.Config{Dir: ddir, FSName: fsname, LNet: mdsLN, AT: testAT, NoSync: true,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named("mds"), ReadyTimeout: 10 * time.Second,
+		RegisterRetry: 20 * time.Millisecond, ExportCheckInterval: 50 * time.Millisecond,
+		OSP: func(c *osp.Config) {
+			c.StatfsInterval, c.RetryInterval = 100*time.Millisecond, 20*time.Millisecond
+			c.Import = func(ic *ptlrpc.ImportConfig) {
+				ic.ReconnectBackoff, ic.PingInterval, ic.AT = 20*time.Millisecond, -1, testAT
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.mds.Close() })
+	for range o.osts {
+		c.addOST(o.capacity)
+	}
+	if err := c.mds.WaitOSTs(tctx(t), o.osts); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// node starts the next LNet node, lo(N).
+func (c *cluster) node() *lnet.LNet {
+	c.t.Helper()
+	c.mu.Lock()
+	n := c.nextNode
+	c.nextNode++
+	c.mu.Unlock()
+	nets, err := lnet.ParseNetworks("lo(" + strconv.Itoa(n) + ")")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ln, err := lnet.New(context.Background(), lnet.Config{Networks: nets, LNDs: []lnet.LND{lolnd.New(c.fabric)},
+		Logger: zap.NewNop()})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// addOST formats and starts one more OST on an OSS of its own; it
+// registers with the MGS.
+func (c *cluster) addOST(capacity int64) *ost.Server {
+	c.t.Helper()
+	c.mu.Lock()
+	idx := c.osts
+	c.osts++
+	c.mu.Unlock()
+	ln := c.node()
+	dir := filepath.Join(c.dir, "ost"+strconv.Itoa(idx))
+	if _, err := ost.Format(dir, ost.FormatOptions{FSName: fsname, Index: uint32(idx), MGSNodes: c.mgsNodes,
+		Capacity: capacity}); err != nil {
+		c.t.Fatal(err)
+	}
+	srv, err := ost.Start(tctx(c.t), ost.Config{Dirs: []string{dir}, FSName: fsname, LNet: ln, AT: testAT,
+		RegisterRetry: 20 * time.Millisecond, StatFSInterval: 100 * time.Millisecond,
+		Logger: zaptest.NewLogger(c.t, zaptest.Level(zap.WarnLevel)).Named("oss")})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = srv.Close() })
+	c.mu.Lock()
+	c.oss = append(c.oss, srv)
+	c.mu.Unlock()
+	return srv
+}
+
+// clientConfig is a mount's configuration on a new node.
+func (c *cluster) clientConfig() client.Config {
+	return client.Config{MGSNodes: c.mgsNodes, FSName: fsname, LNet: c.node(), Node: obd.NewNode(zap.NewNop()),
+		MountPoint: "/mnt/" + fsname, Logger: zaptest.NewLogger(c.t, zaptest.Level(zap.WarnLevel)).Named("client"),
+		AT: testAT, ReconnectBackoff: 20 * time.Millisecond, ConfigPoll: 50 * time.Millisecond, OSTWait: 5 * time.Second}
+}
+
+// mount mounts the file system from a new client node; it is unmounted
+// when the test ends.
+func (c *cluster) mount(t testing.TB) *client.FS {
+	t.Helper()
+	return c.mountWith(t, c.clientConfig())
+}
+
+func (c *cluster) mountWith(t testing.TB, cfg client.Config) *client.FS {
+	t.Helper()
+	fs, err := client.Mount(tctx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := fs.Close(context.Background()); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+		_ = cfg.Node.Close()
+	})
+	return fs
+}
