@@ -14,9 +14,16 @@ all: build
 deps:
 	@test/scripts/deps.sh
 
+# The daemons and the client are named as installed (stria-*); mount(8)
+# finds the client as mount.stria.
+DAEMONS  := mgs mds oss client
+
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/... ./tools/...
+	$(GO) build -o $(BIN)/ ./cmd/lfs ./cmd/lctl
+	@for d in $(DAEMONS); do echo "$(GO) build -o $(BIN)/stria-$$d ./cmd/$$d"; \
+		$(GO) build -o $(BIN)/stria-$$d ./cmd/$$d || exit 1; done
+	ln -sf stria-client $(BIN)/mount.stria
 
 # Static checks: formatting, vet (with and without the rdma tag), and the
 # pure-Go build that nodes without rdma-core use.
@@ -44,6 +51,14 @@ test: deps check test-unit test-rdma test-gomaxprocs1
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./lnet/... ./ptlrpc/...
+
+# A whole file system on this machine, mounted at mnt/ (MNT= overrides);
+# see test/scripts/up.sh. Needs root.
+up: build
+	@MNT="$(MNT)" test/scripts/up.sh
+
+down:
+	@MNT="$(MNT)" test/scripts/down.sh
 
 clean:
 	rm -rf $(BIN)
