@@ -1,0 +1,203 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// StopOSS stops OSS i with SIGTERM and waits for its clean exit.
+func (c *Cluster) StopOSS(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.oss[i].stop(stopTimeout)
+}
+
+// KillOSS kills OSS i with SIGKILL, as a crash.
+func (c *Cluster) KillOSS(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.oss[i].running() {
+		return fmt.Errorf("oss%d is not running", i)
+	}
+	c.oss[i].kill()
+	return nil
+}
+
+// StartOSS starts OSS i again (after StopOSS or KillOSS) and waits until
+// it serves and the MDS can allocate on its OSTs again.
+func (c *Cluster) StartOSS(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.oss[i]
+	if p.running() {
+		return fmt.Errorf("oss%d is running", i)
+	}
+	if err := p.exitErr(); err != nil {
+		return fmt.Errorf("its last run ended badly: %w", err)
+	}
+	if err := p.start(c.Env()); err != nil {
+		return err
+	}
+	if err := p.waitSocket(context.Background(), c.ossSock(i), "dl"); err != nil {
+		return err
+	}
+	return c.waitMDSOSTs(context.Background())
+}
+
+// Unmount unmounts client i with stria-client umount and waits for its
+// process to exit cleanly.
+func (c *Cluster) Unmount(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unmount(i)
+}
+
+// Remount mounts client i again after Unmount.
+func (c *Cluster) Remount(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.clients[i].running() {
+		return fmt.Errorf("client%d is mounted", i)
+	}
+	return c.startClient(i)
+}
+
+// RestartAll unmounts every client, stops every daemon (MDS, OSSs, MGS),
+// starts them all again and mounts the clients again.
+func (c *Cluster) RestartAll() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for i := range c.clients {
+		if c.clients[i].running() {
+			errs = append(errs, c.unmount(i))
+		}
+	}
+	errs = append(errs, c.stopServers()...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := c.startServers(); err != nil {
+		return err
+	}
+	for i := range c.clients {
+		if err := c.startClient(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) unmount(i int) error {
+	p := c.clients[i]
+	if !p.running() {
+		return p.exitErr()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout+10*time.Second)
+	defer cancel()
+	out, errOut, code := c.Run(ctx, Client, "umount", "--ctl-dir", c.ctl, "--timeout", stopTimeout.String(), c.Mount(i))
+	var errs []error
+	if code != 0 {
+		errs = append(errs, fmt.Errorf("stria-client umount %s: exit %d: %s%s", c.Mount(i), code, out, errOut))
+		// Detach it, so the client process sees the end of its mount.
+		if err := syscall.Unmount(c.Mount(i), syscall.MNT_DETACH); err != nil {
+			errs = append(errs, fmt.Errorf("lazy unmount %s: %w", c.Mount(i), err))
+		}
+	}
+	select {
+	case <-p.done:
+		errs = append(errs, p.exitErr())
+	case <-time.After(stopTimeout):
+		errs = append(errs, p.stop(stopTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// stopServers stops the MDS, the OSSs and the MGS, in that order.
+func (c *Cluster) stopServers() []error {
+	var errs []error
+	errs = append(errs, c.mds.stop(stopTimeout))
+	for _, p := range c.oss {
+		errs = append(errs, p.stop(stopTimeout))
+	}
+	return append(errs, c.mgs.stop(stopTimeout))
+}
+
+// Close checks the cluster's invariants, unmounts the clients and stops
+// the daemons; see the package comment. New registers it with t.Cleanup;
+// calling it again does nothing.
+func (c *Cluster) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	t := c.t
+	if !t.Failed() {
+		for _, err := range c.check() {
+			t.Errorf("cluster invariant: %v", err)
+		}
+	}
+	var errs []error
+	for i := range c.clients {
+		errs = append(errs, c.unmount(i))
+	}
+	if c.mds != nil {
+		errs = append(errs, c.stopServers()...)
+	}
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("cluster teardown: %v", err)
+		}
+	}
+	if t.Failed() {
+		c.dumpLogs()
+	}
+	_ = os.RemoveAll(c.ctl)
+}
+
+// check verifies what must hold of a cluster that is up: lfs df works
+// through every mount and lctl dl lists every target UP. It checks only
+// when every process runs (a test may leave an OSS down).
+func (c *Cluster) check() []error {
+	procs := append([]*proc{c.mgs, c.mds}, c.oss...)
+	procs = append(procs, c.clients...)
+	for _, p := range procs {
+		if p == nil || !p.running() {
+			return nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var errs []error
+	for i := range c.clients {
+		if out, errOut, code := c.Lfs(ctx, "df", c.Mount(i)); code != 0 {
+			errs = append(errs, fmt.Errorf("lfs df %s: exit %d: %s%s", c.Mount(i), code, out, errOut))
+		}
+	}
+	out, errOut, code := c.Lctl(ctx, "dl")
+	if code != 0 {
+		return append(errs, fmt.Errorf("lctl dl: exit %d: %s", code, errOut))
+	}
+	for idx := range c.OSTs() {
+		if !strings.Contains(out, " UP obdfilter "+c.ostName(idx)+" ") {
+			errs = append(errs, fmt.Errorf("lctl dl does not list %s UP:\n%s", c.ostName(idx), out))
+		}
+	}
+	return errs
+}
+
+// dumpLogs prints the tail of every process's log.
+func (c *Cluster) dumpLogs() {
+	logs, _ := filepath.Glob(filepath.Join(c.dir, "log", "*.log"))
+	for _, l := range logs {
+		c.t.Logf("--- %s (last 40 lines) ---\n%s", filepath.Base(l), tail(l, 40))
+	}
+}
