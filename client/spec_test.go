@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -99,4 +100,44 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%+v: %v, want ErrBadConfig", c, err)
 		}
 	}
+}
+
+// FuzzParseMGSSpec: any input parses or fails cleanly, and what parses
+// prints back to a spec that parses to the same.
+func FuzzParseMGSSpec(f *testing.F) {
+	for _, s := range []string{"10.0.0.1@tcp:/stria", "a@tcp,b@o2ib:c@tcp:/fs/sub/dir", "0@lo:/x", ":/", "@:/a",
+		"1.2.3.4@tcp:/stria/../..", "10.0.0.1@tcp:10.0.0.2@tcp:/s//d/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		nodes, fs, subdir, err := ParseMGSSpec(spec)
+		if err != nil {
+			if !errors.Is(err, ErrBadSpec) {
+				t.Fatalf("%q: %v is not ErrBadSpec", spec, err)
+			}
+			return
+		}
+		if len(nodes) == 0 || checkFSName(fs) != nil {
+			t.Fatalf("%q: parsed to %v %q", spec, nodes, fs)
+		}
+		var parts []string
+		for _, n := range nodes {
+			if len(n) == 0 {
+				t.Fatalf("%q: empty node", spec)
+			}
+			var ss []string
+			for _, nid := range n {
+				ss = append(ss, nid.String())
+			}
+			parts = append(parts, strings.Join(ss, ","))
+		}
+		again := strings.Join(parts, ":") + ":/" + fs
+		if subdir != "" {
+			again += "/" + subdir
+		}
+		n2, fs2, sub2, err := ParseMGSSpec(again)
+		if err != nil || fs2 != fs || sub2 != subdir || len(n2) != len(nodes) {
+			t.Fatalf("%q printed as %q parses to %v %q %q %v", spec, again, n2, fs2, sub2, err)
+		}
+	})
 }

@@ -92,7 +92,14 @@ type cluster struct {
 	osts     int
 	nextNode int
 	mu       sync.Mutex
-	oss      []*ost.Server
+	oss      []*ostNode
+}
+
+// ostNode is one OSS: its node and its OST's directory, to restart it.
+type ostNode struct {
+	ln  *lnet.LNet
+	dir string
+	srv *ost.Server
 }
 
 type clusterOpts struct {
@@ -180,17 +187,25 @@ func (c *cluster) addOST(capacity int64) *ost.Server {
 		Capacity: capacity}); err != nil {
 		c.t.Fatal(err)
 	}
-	srv, err := ost.Start(tctx(c.t), ost.Config{Dirs: []string{dir}, FSName: fsname, LNet: ln, AT: testAT,
-		RegisterRetry: 20 * time.Millisecond, StatFSInterval: 100 * time.Millisecond,
-		Logger: zaptest.NewLogger(c.t, zaptest.Level(zap.WarnLevel)).Named("oss")})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { _ = srv.Close() })
+	n := &ostNode{ln: ln, dir: dir}
+	n.start(c.t)
+	c.t.Cleanup(func() { _ = n.srv.Close() })
 	c.mu.Lock()
-	c.oss = append(c.oss, srv)
+	c.oss = append(c.oss, n)
 	c.mu.Unlock()
-	return srv
+	return n.srv
+}
+
+// start starts (or restarts) the OSS.
+func (n *ostNode) start(t testing.TB) {
+	t.Helper()
+	srv, err := ost.Start(tctx(t), ost.Config{Dirs: []string{n.dir}, FSName: fsname, LNet: n.ln, AT: testAT,
+		RegisterRetry: 20 * time.Millisecond, StatFSInterval: 100 * time.Millisecond,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)).Named("oss")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.srv = srv
 }
 
 // clientConfig is a mount's configuration on a new node.
