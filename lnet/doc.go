@@ -89,8 +89,9 @@
 //
 // # Locks and goroutines
 //
-// LNet.mu is LNet's only lock. It guards the portals, the MD table and every
-// MD's mutable state, peers, credits and queues. It is never held while
+// LNet.mu is LNet's only lock (the sync.Pools, owned by the instance, that
+// recycle its per-message receive state are not locks in this sense). It
+// guards the portals, the MD table and every MD's mutable state, peers, credits and queues. It is never held while
 // calling an LND (Send, Close, Status), an Rx, Tx.Complete or an MD handler.
 // The loopback NI has its own leaf lock. LNet starts one goroutine (the
 // loopback's); everything else runs on LND goroutines and callers'. Close

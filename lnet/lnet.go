@@ -31,6 +31,10 @@ type LNet struct {
 	closeO sync.Once        // Close runs once
 	closeE error            // Close's result
 
+	// Receive state recycled between messages (putRecv, replyRecv); owned
+	// by this instance, so nothing outlives it.
+	putRecvs, replyRecvs sync.Pool
+
 	// mu guards everything below, the mutable fields of every MDHandle,
 	// niState and peer. It is LNet's only lock and a leaf as far as LNet's
 	// callers are concerned: it is never held while calling an LND (Send,

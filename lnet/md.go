@@ -15,9 +15,11 @@ type MDHandle struct {
 	unlinking  bool // Unlink or Close was called: no new operations; ends with EventUnlink
 	dead       bool // the final event is queued; the cookie no longer resolves
 	events     []Event
-	delivering bool // a goroutine is calling the handler for queued events
+	evbuf      [1]Event // events' first backing array: most MDs queue one event at a time
+	delivering bool     // a goroutine is calling the handler for queued events
 
 	// The match entry, for attached MDs; guarded by ln.mu.
+	bucket   meList // storage for the exact-match list this ME started (see portal.insert)
 	attached bool
 	portal   uint32
 	ms       MatchSpec
@@ -35,7 +37,7 @@ func (ln *LNet) Attach(portal uint32, ms MatchSpec, md MD, pos Position) (*MDHan
 	if err := checkMD(&md); err != nil {
 		return nil, err
 	}
-	h := &MDHandle{ln: ln, md: md, threshold: md.Threshold}
+	h := newMDHandle(ln, md)
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
 	if ln.closed {
@@ -53,7 +55,7 @@ func (ln *LNet) Bind(md MD) (*MDHandle, error) {
 	if err := checkMD(&md); err != nil {
 		return nil, err
 	}
-	h := &MDHandle{ln: ln, md: md, threshold: md.Threshold}
+	h := newMDHandle(ln, md)
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
 	if ln.closed {
@@ -61,6 +63,12 @@ func (ln *LNet) Bind(md MD) (*MDHandle, error) {
 	}
 	ln.registerLocked(h)
 	return h, nil
+}
+
+func newMDHandle(ln *LNet, md MD) *MDHandle {
+	h := &MDHandle{ln: ln, md: md, threshold: md.Threshold}
+	h.events = h.evbuf[:0]
+	return h
 }
 
 func checkMD(md *MD) error {

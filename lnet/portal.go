@@ -26,7 +26,11 @@ func (p *portal) insert(h *MDHandle, pos Position, ln *LNet) {
 		}
 		l = p.exact[h.ms.MatchBits]
 		if l == nil {
-			l = &meList{}
+			// The list lives in the ME that starts it, and stays there
+			// while later MEs with the same bits remain on it, even
+			// after its own ME left: it is dropped from the map once
+			// empty, and a new one starts in the next ME.
+			l = &h.bucket
 			p.exact[h.ms.MatchBits] = l
 		}
 	}

@@ -114,14 +114,33 @@ func (ln *LNet) matchLocked(ns *niState, from NID, hdr *Header, op MDOptions, rl
 }
 
 // putRecv is an incoming PUT whose payload is being received into an MD.
+// They are recycled through LNet.putRecvs, each with its done method value
+// made once, so that receiving a PUT allocates nothing.
 type putRecv struct {
-	ln   *LNet
-	ns   *niState
-	from NID
-	h    *MDHandle
-	hdr  Header
-	off  int
-	mlen int
+	ln     *LNet
+	doneFn func(error) // pr.done
+	ns     *niState
+	from   NID
+	h      *MDHandle
+	hdr    Header
+	off    int
+	mlen   int
+}
+
+func (ln *LNet) newPutRecv() *putRecv {
+	if pr, ok := ln.putRecvs.Get().(*putRecv); ok {
+		return pr
+	}
+	pr := &putRecv{ln: ln}
+	pr.doneFn = pr.done
+	return pr
+}
+
+// release returns pr to its pool; the caller no longer uses it.
+func (pr *putRecv) release() {
+	ln := pr.ln
+	*pr = putRecv{ln: ln, doneFn: pr.doneFn}
+	ln.putRecvs.Put(pr)
 }
 
 func (ln *LNet) recvPut(ns *niState, from NID, hdr *Header, rx Rx) {
@@ -138,8 +157,9 @@ func (ln *LNet) recvPut(ns *niState, from NID, hdr *Header, rx Rx) {
 		ln.drop(ns, from, hdr, rx, err, false)
 		return
 	}
-	pr := &putRecv{ln: ln, ns: ns, from: from, h: h, hdr: *hdr, off: off, mlen: mlen}
-	rx.Recv(h.md.Buf[off:off+mlen:off+mlen], pr.done)
+	pr := ln.newPutRecv()
+	pr.ns, pr.from, pr.h, pr.hdr, pr.off, pr.mlen = ns, from, h, *hdr, off, mlen
+	rx.Recv(h.md.Buf[off:off+mlen:off+mlen], pr.doneFn)
 }
 
 func (pr *putRecv) done(err error) {
@@ -162,6 +182,7 @@ func (pr *putRecv) done(err error) {
 		MLength: uint32(pr.mlen), Offset: uint32(pr.off), Err: err,
 	})
 	ln.mu.Unlock()
+	pr.release()
 	if failed {
 		ack.tx.Complete(ErrClosed)
 	}
@@ -236,10 +257,22 @@ func (ln *LNet) recvAck(ns *niState, from NID, hdr *Header, rx Rx) {
 	h.deliver()
 }
 
-// replyRecv is an incoming REPLY whose payload is being received.
+// replyRecv is an incoming REPLY whose payload is being received; recycled
+// through LNet.replyRecvs as putRecv is.
 type replyRecv struct {
-	h  *MDHandle
-	ev Event
+	ln     *LNet
+	doneFn func(error) // rr.done
+	h      *MDHandle
+	ev     Event
+}
+
+func (ln *LNet) newReplyRecv() *replyRecv {
+	if rr, ok := ln.replyRecvs.Get().(*replyRecv); ok {
+		return rr
+	}
+	rr := &replyRecv{ln: ln}
+	rr.doneFn = rr.done
+	return rr
 }
 
 func (ln *LNet) recvReply(ns *niState, from NID, hdr *Header, rx Rx) {
@@ -255,18 +288,21 @@ func (ln *LNet) recvReply(ns *niState, from NID, hdr *Header, rx Rx) {
 	h.startLocked()
 	ln.mu.Unlock()
 	mlen := min(int(hdr.PayloadLen), len(h.md.Buf))
-	rr := &replyRecv{h: h, ev: Event{
+	rr := ln.newReplyRecv()
+	rr.h, rr.ev = h, Event{
 		Type: EventReply, Initiator: ProcessID{NID: hdr.Src, PID: hdr.SrcPID},
 		RLength: hdr.PayloadLen, MLength: uint32(mlen),
-	}}
-	rx.Recv(h.md.Buf[:mlen:mlen], rr.done)
+	}
+	rx.Recv(h.md.Buf[:mlen:mlen], rr.doneFn)
 }
 
 func (rr *replyRecv) done(err error) {
-	h := rr.h
-	h.ln.mu.Lock()
-	rr.ev.Err = err
-	h.endLocked(rr.ev)
-	h.ln.mu.Unlock()
+	ln, h, ev := rr.ln, rr.h, rr.ev
+	*rr = replyRecv{ln: ln, doneFn: rr.doneFn}
+	ln.replyRecvs.Put(rr)
+	ev.Err = err
+	ln.mu.Lock()
+	h.endLocked(ev)
+	ln.mu.Unlock()
 	h.deliver()
 }

@@ -57,6 +57,7 @@ type conn struct {
 	// Reader-owned (and owned by the Rx the reader hands out until it signals recvDone).
 	hbuf  [FrameHeaderSize + lnet.HeaderSize]byte
 	armed bool // a read deadline is set
+	rx    rx   // the handle on the frame being received, reused for every frame
 
 	// Write side: see writer.go.
 	busy bool            // under ni.mu: a goroutine (the writer or an inline Send) is writing
@@ -236,7 +237,11 @@ func (c *conn) readFrames() error {
 		if _, err := io.ReadFull(c.br, buf[FrameHeaderSize:]); err != nil {
 			return readErr(err)
 		}
-		rx := &rx{c: c}
+		// One Rx per connection, reused: the reader hands out the next
+		// only after this one's Recv signalled recvDone.
+		rx := &c.rx
+		rx.c = c
+		rx.used.Store(false)
 		if err := rx.hdr.Decode(buf[FrameHeaderSize:]); err != nil {
 			return protocolError(err)
 		}

@@ -66,7 +66,9 @@
 // not take goes to the writer (writer.go). A reader reads
 // frame and LNet header, checks them (magic, version, type, flags, a length
 // of at most MaxPayload that agrees with the header's PayloadLen, the
-// checksum), and calls Host.Receive. Rx.Recv then reads the first len(sink)
+// checksum), and calls Host.Receive with the connection's one Rx, which is
+// reused for every frame (the next is handed out only after this one's Recv
+// finished). Rx.Recv then reads the first len(sink)
 // bytes of the payload from the socket straight into the sink (bulk
 // connections have a read buffer exactly one header long, so payload bytes
 // never pass through it) and discards the rest; the reader waits for that
