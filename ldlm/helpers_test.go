@@ -341,3 +341,7 @@ func (cl *cluster) mustCheck() {
 		cl.t.Fatal(err)
 	}
 }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
