@@ -49,6 +49,7 @@ type FS struct {
 	targets map[string]wire.TargetEntry // by name, as the MGS described them
 	inodes  map[wire.FID]*inode         // open regular files
 	files   map[*file]struct{}          // open handles, for Close
+	params  bool                        // register ran: new OSCs register themselves
 	closed  bool
 }
 
@@ -195,6 +196,9 @@ func (fs *FS) apply(conf *wire.ConfigReadReply, connect bool) {
 			if connect {
 				fs.connectLocked(t.Name, m.Connect)
 			}
+			if fs.params {
+				fs.registerMDCLocked(m)
+			}
 		case wire.KindOST:
 			if _, ok := fs.osts[t.Index]; ok {
 				continue
@@ -211,6 +215,8 @@ func (fs *FS) apply(conf *wire.ConfigReadReply, connect bool) {
 			fs.osts[t.Index] = o
 			if connect {
 				fs.connectLocked(t.Name, o.Connect)
+			}
+			if fs.params {
 				fs.registerOSCLocked(o)
 			}
 		default:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stria-fs/stria/client/internal/rpcstats"
+	"github.com/stria-fs/stria/client/mdc"
 	"github.com/stria-fs/stria/client/osc"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/obd"
@@ -130,16 +131,14 @@ func (fs *FS) register() {
 	fs.node.AddDevice(obd.Device{Type: "lmv", Name: fs.cfg.FSName + "-clilmv-" + fs.id, UUID: fs.uuid})
 	mgcInfo := fs.mgc.Info
 	tree.Add("mgc."+fs.mgc.Name()+".import", obd.Param{Get: func() string { return importYAML(fs.mgc.Name(), mgcInfo()) }})
-	for _, m := range fs.lmv.All() {
-		name := fs.mdcName(m.Target())
-		fs.node.AddDevice(obd.Device{Type: "mdc", Name: name, UUID: fs.uuid})
-		tree.Add("mdc."+name+".import", obd.Param{Get: func() string { return importYAML(name, m.Info()) }})
-		tree.Add("mdc."+name+".stats", statsParam(m.Stats()))
-	}
 	fs.mu.Lock()
+	for _, m := range fs.lmv.All() {
+		fs.registerMDCLocked(m)
+	}
 	for _, o := range fs.oscsLocked() {
 		fs.registerOSCLocked(o)
 	}
+	fs.params = true
 	fs.mu.Unlock()
 	ll := "llite." + fs.lliteName() + "."
 	tree.Add(ll+"stats", obd.Param{Get: func() string { return fs.stats.format(time.Now()) }})
@@ -148,6 +147,14 @@ func (fs *FS) register() {
 	fs.node.Control.Handle(CmdMount, fs.cmdMount)
 	fs.node.Control.Handle(CmdDf, fs.cmdDf)
 	fs.node.Control.Handle(CmdFid2Path, fs.cmdFid2Path)
+}
+
+// registerMDCLocked adds one MDC's parameters and device.
+func (fs *FS) registerMDCLocked(m *mdc.MDC) {
+	name := fs.mdcName(m.Target())
+	fs.node.AddDevice(obd.Device{Type: "mdc", Name: name, UUID: fs.uuid})
+	fs.node.Params.Add("mdc."+name+".import", obd.Param{Get: func() string { return importYAML(name, m.Info()) }})
+	fs.node.Params.Add("mdc."+name+".stats", statsParam(m.Stats()))
 }
 
 // registerOSCLocked adds one OSC's parameters and device.

@@ -5,10 +5,10 @@
 //
 // # RPCs
 //
-// One import per OST, on the OSS's ost_io portal: the OSS serves every OST
-// opcode on both of its services, and ptlrpc requests carry no portal of
-// their own yet, so reads and writes, getattr, punch, setattr, statfs and
-// sync share it. Read and Write move one RPC's worth (at most MaxRPCSize,
+// One import per OST, as Lustre's osc: connect, getattr, punch, setattr,
+// statfs and sync go to the OSS's "ost" service (wire.OSTRequestPortal),
+// reads and writes to its "ost_io" service (wire.OSTIOPortal, ptlrpc's
+// Req.Portal), so that a slow disk does not hold up the rest. Read and Write move one RPC's worth (at most MaxRPCSize,
 // default 4 MiB, Lustre's max_pages_per_rpc) between an OST object and the
 // caller's buffer by server-driven bulk: the OST PUTs read data straight
 // into the caller's slice and GETs write data straight from it; the OSC

@@ -3,9 +3,7 @@ package osc
 import (
 	"context"
 	"hash/crc32"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
 	"github.com/stria-fs/stria/ptlrpc"
@@ -30,48 +29,6 @@ func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), waitLimit)
 	t.Cleanup(cancel)
 	return c
-}
-
-// checkLeaks fails t if goroutines of this module started during the test
-// are still running after its cleanups. Call it first.
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	before := map[string]bool{}
-	for _, g := range goroutines() {
-		before[g[:strings.IndexByte(g, '\n')]] = true
-	}
-	t.Cleanup(func() {
-		var leaked []string
-		for wait := time.Millisecond; wait < 5*time.Second; wait *= 2 {
-			leaked = leaked[:0]
-			for _, g := range goroutines() {
-				if !before[g[:strings.IndexByte(g, '\n')]] && strings.Contains(g, "github.com/stria-fs/stria/") &&
-					!strings.Contains(g, "created by testing.") && !strings.Contains(g, "checkLeaks") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			time.Sleep(wait)
-		}
-		for _, g := range leaked {
-			t.Errorf("leaked goroutine:\n%s", g)
-		}
-	})
-}
-
-func goroutines() []string {
-	b := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			b = b[:n]
-			break
-		}
-		b = make([]byte, 2*len(b))
-	}
-	return strings.Split(string(b), "\n\n")
 }
 
 func newLNet(t testing.TB, f *lolnd.Fabric, num int) *lnet.LNet {
@@ -92,7 +49,8 @@ func newLNet(t testing.TB, f *lolnd.Fabric, num int) *lnet.LNet {
 // fakeOST is a scripted OST on a ptlrpc service: objects in memory, and
 // knobs to corrupt reads, refuse writes and hold requests.
 type fakeOST struct {
-	crc *crc32.Table
+	crc     *crc32.Table
+	ost, io *ptlrpc.Service // the "ost" and "ost_io" services
 
 	mu          sync.Mutex
 	objs        map[wire.FID][]byte
@@ -116,19 +74,26 @@ func startFakeOST(t testing.TB, ln *lnet.LNet) *fakeOST {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ptlrpc.NewService(ptlrpc.ServiceConfig{Name: "ost_io", LNet: ln, Portal: wire.OSTIOPortal,
-		ReplyPortal: wire.OSCReplyPortal, BulkPortal: wire.OSTBulkPortal, Threads: 16, AT: testAT,
-		Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named("fake")})
-	if err != nil {
-		t.Fatal(err)
+	for _, sc := range []struct {
+		name   string
+		portal uint32
+		svc    **ptlrpc.Service
+	}{{"ost", wire.OSTRequestPortal, &f.ost}, {"ost_io", wire.OSTIOPortal, &f.io}} {
+		svc, err := ptlrpc.NewService(ptlrpc.ServiceConfig{Name: sc.name, LNet: ln, Portal: sc.portal,
+			ReplyPortal: wire.OSCReplyPortal, BulkPortal: wire.OSTBulkPortal, Threads: 16, AT: testAT,
+			Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named(sc.name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.AddTarget(tgt); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		*sc.svc = svc
 	}
-	if err := svc.AddTarget(tgt); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
 	return f
 }
 
@@ -241,7 +206,7 @@ func newOSC(t testing.TB, cln, sln *lnet.LNet, inflight int) *OSC {
 }
 
 func setup(t *testing.T, inflight int) (*OSC, *fakeOST) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	f := lolnd.NewFabric()
 	sln, cln := newLNet(t, f, 1), newLNet(t, f, 2)
 	ost := startFakeOST(t, sln)

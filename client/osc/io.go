@@ -46,7 +46,7 @@ func (o *OSC) read(ctx context.Context, fid wire.FID, off uint64, p []byte) (int
 	}
 	defer o.rpcs.release()
 	start := time.Now()
-	rep, err := o.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.OSTRead,
+	rep, err := o.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.OSTRead, Portal: wire.OSTIOPortal,
 		Encode: &wire.IORequest{FID: fid, Offset: off, Length: uint32(len(p))}, BulkIn: p})
 	o.stats.RPC(wire.OSTRead, time.Since(start))
 	defer rep.Release()
@@ -96,7 +96,7 @@ func (o *OSC) write(ctx context.Context, fid wire.FID, off uint64, p []byte, sum
 	}
 	defer o.rpcs.release()
 	start := time.Now()
-	rep, err := o.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.OSTWrite, Encode: &wire.IORequest{FID: fid,
+	rep, err := o.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.OSTWrite, Portal: wire.OSTIOPortal, Encode: &wire.IORequest{FID: fid,
 		Offset: off, Length: uint32(len(p)), Checksum: sum, GrantWant: o.grantWant()}, BulkOut: p})
 	o.stats.RPC(wire.OSTWrite, time.Since(start))
 	defer rep.Release()

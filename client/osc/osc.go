@@ -122,9 +122,10 @@ func New(cfg Config) (*OSC, error) {
 	}
 	imp, err := ptlrpc.NewImport(ptlrpc.ImportConfig{
 		Target: cfg.Target, NIDs: cfg.NIDs, LNet: cfg.LNet,
-		// One import on the ost_io portal carries every OST opcode: the
-		// OSS serves all of them on both of its services.
-		RequestPortal: wire.OSTIOPortal, ReplyPortal: wire.OSCReplyPortal, BulkPortal: wire.OSTBulkPortal,
+		// The import talks to the "ost" service; reads and writes go to
+		// "ost_io" (Req.Portal), so that a slow disk does not hold up
+		// statfs, getattr and punch.
+		RequestPortal: wire.OSTRequestPortal, ReplyPortal: wire.OSCReplyPortal, BulkPortal: wire.OSTBulkPortal,
 		ConnectOpcode: wire.OSTConnect, ClientUUID: cfg.ClientUUID,
 		Flags: wire.ConnectGrant | wire.ConnectBRWSize | wire.ConnectCksum | wire.ConnectFID |
 			wire.ConnectVersion | wire.ConnectAT | wire.ConnectFull20 | wire.ConnectJobStats |

@@ -15,7 +15,7 @@ import (
 var fid = wire.FID{Seq: wire.SeqIDIFBase, Oid: 7}
 
 func TestWriteReadBack(t *testing.T) {
-	o, _ := setup(t, 0)
+	o, ost := setup(t, 0)
 	data := bytes.Repeat([]byte("stria"), 50000)
 	if size, err := o.Write(ctx(t), fid, 4096, data); err != nil || size != uint64(4096+len(data)) {
 		t.Fatal(size, err)
@@ -27,6 +27,13 @@ func TestWriteReadBack(t *testing.T) {
 	}
 	if o.Stats().Count(wire.OSTWrite) != 1 || o.Stats().Count(wire.OSTRead) != 1 {
 		t.Fatalf("stats:\n%s", o.Stats().Format(time.Now()))
+	}
+	io := ost.io.Stats().Requests
+	if _, err := o.StatFS(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if io != 2 || ost.io.Stats().Requests != 2 {
+		t.Fatalf("ost_io served %d requests, want the read and the write only", ost.io.Stats().Requests)
 	}
 	if a, err := o.GetAttr(ctx(t), fid); err != nil || a.Size != size {
 		t.Fatal(a, err)

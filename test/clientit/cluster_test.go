@@ -3,9 +3,7 @@ package clientit
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,48 +34,6 @@ func tctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), waitLimit)
 	t.Cleanup(cancel)
 	return c
-}
-
-// checkLeaks fails t if goroutines of this module started during the test
-// are still running after its cleanups. Call it first.
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	before := map[string]bool{}
-	for _, g := range goroutines() {
-		before[g[:strings.IndexByte(g, '\n')]] = true
-	}
-	t.Cleanup(func() {
-		var leaked []string
-		for wait := time.Millisecond; wait < 5*time.Second; wait *= 2 {
-			leaked = leaked[:0]
-			for _, g := range goroutines() {
-				if !before[g[:strings.IndexByte(g, '\n')]] && strings.Contains(g, "github.com/stria-fs/stria/") &&
-					!strings.Contains(g, "created by testing.") && !strings.Contains(g, "checkLeaks") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			time.Sleep(wait)
-		}
-		for _, g := range leaked {
-			t.Errorf("leaked goroutine:\n%s", g)
-		}
-	})
-}
-
-func goroutines() []string {
-	b := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			b = b[:n]
-			break
-		}
-		b = make([]byte, 2*len(b))
-	}
-	return strings.Split(string(b), "\n\n")
 }
 
 // cluster is an MGS, one MDS and OSSs, each on an LNet node of its own

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stria-fs/stria/client"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/mgc"
 	"github.com/stria-fs/stria/obd"
@@ -20,7 +21,7 @@ import (
 )
 
 func TestMountErrors(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	c := newCluster(t, clusterOpts{osts: 1})
 	cfg := c.clientConfig()
 	cfg.FSName = "nosuch"
@@ -56,7 +57,7 @@ func TestMountErrors(t *testing.T) {
 }
 
 func TestControlAndParams(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	c := newCluster(t, clusterOpts{osts: 2})
 	cfg := c.clientConfig()
 	cfg.MountPoint = "/mnt/stria"
@@ -187,7 +188,7 @@ func TestControlAndParams(t *testing.T) {
 // TestOSTAddedAfterMount: an OST registered after the mount is used
 // without a remount.
 func TestOSTAddedAfterMount(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	c := newCluster(t, clusterOpts{osts: 1})
 	fs := c.mount(t)
 	c.addOST(0)

@@ -6,13 +6,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stria-fs/stria/internal/leaktest"
 )
 
 // TestOSTRestart stops the only OSS under a client: cached writes are
 // accepted, fsync and reads wait while their context lives and never
 // return wrong data, and once the OSS is back everything completes.
 func TestOSTRestart(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	c := newCluster(t, clusterOpts{osts: 1})
 	fs := c.mount(t)
 	ctx := tctx(t)
@@ -74,7 +76,7 @@ func TestOSTRestart(t *testing.T) {
 // TestUnmountWritesBack: data still cached in open files at unmount is
 // written back, and another client reads it.
 func TestUnmountWritesBack(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	c := newCluster(t, clusterOpts{osts: 2})
 	cfg := c.clientConfig()
 	cfg.MaxDirtyMB = 16

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stria-fs/stria/client"
+	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/layout"
 	"github.com/stria-fs/stria/wire"
 )
@@ -38,7 +39,7 @@ func names(t *testing.T, fs *client.FS, dir wire.FID) []string {
 }
 
 func TestMetadata(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	c := newCluster(t, clusterOpts{osts: 2})
 	fs := c.mount(t)
 	ctx := tctx(t)
@@ -176,7 +177,7 @@ func TestMetadata(t *testing.T) {
 }
 
 func TestXattrs(t *testing.T) {
-	checkLeaks(t)
+	leaktest.Check(t)
 	c := newCluster(t, clusterOpts{osts: 2})
 	fs := c.mount(t)
 	ctx := tctx(t)
