@@ -97,19 +97,56 @@ func remoteErrno(err error) syscall.Errno {
 	return 0
 }
 
-// callClient sends one callback to cl's callback service and decodes the
-// reply body into reply (if not nil).
+// astProbe bounds a callback attempt to a client whose sends fail, and
+// astBackoff is the first pause after such an attempt (it doubles up to a
+// second). ptlrpc resends a connectionless request at once when its send
+// fails (the client's node is gone): without the pacing below, a dead
+// client would cost a busy loop until its eviction.
+const (
+	astProbe   = 10 * time.Millisecond
+	astBackoff = 20 * time.Millisecond
+)
+
+// callClient sends one callback to cl's callback service, until ctx ends,
+// and decodes the reply body into reply (if not nil). The first attempt is
+// bounded by astProbe; if the import saw its sends fail meanwhile, the
+// next attempts are paced, else the next one waits as long as ctx allows
+// (the client is slow, not gone). Callbacks are idempotent on the client,
+// so a resend under a new XID is harmless.
 func (ns *Namespace) callClient(ctx context.Context, cl *client, opc wire.Opcode, body, reply wire.Body) error {
 	imp, err := ns.callbackImport(ctx, cl)
 	if err != nil {
 		return err
 	}
-	rep, err := imp.Call(ctx, &ptlrpc.Req{Opcode: opc, Encode: body})
-	if err == nil && reply != nil {
-		err = rep.Decode(reply)
+	probe, backoff := astProbe, astBackoff
+	for {
+		before := imp.Info().Timeouts
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if probe > 0 {
+			actx, cancel = context.WithTimeout(ctx, probe)
+		}
+		rep, err := imp.Call(actx, &ptlrpc.Req{Opcode: opc, Encode: body})
+		cancel()
+		if err == nil && reply != nil {
+			err = rep.Decode(reply)
+		}
+		rep.Release()
+		if err == nil || remoteErrno(err) != 0 || ctx.Err() != nil || actx.Err() == nil {
+			return err
+		}
+		if imp.Info().Timeouts-before < 3 {
+			probe = 0 // slow, not failing: wait for the answer
+			continue
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
 	}
-	rep.Release()
-	return err
 }
 
 // callbackImport returns cl's callback import: a connectionless import to
@@ -128,7 +165,10 @@ func (ns *Namespace) callbackImport(ctx context.Context, cl *client) (*ptlrpc.Im
 	imp, err := ptlrpc.NewImport(ptlrpc.ImportConfig{
 		NIDs: []lnet.NID{peer.NID}, PID: peer.PID, LNet: ns.cfg.LNet,
 		RequestPortal: wire.LDLMCBRequestPortal, ReplyPortal: wire.LDLMCBReplyPortal, NoConnect: true,
-		PingInterval: -1, AT: ns.cfg.AT, Logger: ns.log.Named("ast").With(zap.String("client", cl.uuid)),
+		PingInterval: -1, AT: ns.cfg.AT,
+		// Failed callbacks end in an eviction, logged here; the import's
+		// own resend messages would only repeat it.
+		Logger: ns.log.Named("ast").With(zap.String("client", cl.uuid)).WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 	})
 	if err != nil {
 		return nil, err

@@ -2,8 +2,6 @@ package ldlm
 
 import (
 	"context"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
 	"github.com/stria-fs/stria/lnet/netfault"
@@ -32,42 +31,7 @@ const testTarget = "test-MDT0000"
 // are still running after its cleanups. Call it first.
 func checkLeaks(t testing.TB) {
 	t.Helper()
-	before := map[string]bool{}
-	for _, g := range goroutines() {
-		before[g[:strings.IndexByte(g, '\n')]] = true
-	}
-	t.Cleanup(func() {
-		var leaked []string
-		for wait := time.Millisecond; wait < 5*time.Second; wait *= 2 {
-			leaked = leaked[:0]
-			for _, g := range goroutines() {
-				if !before[g[:strings.IndexByte(g, '\n')]] && strings.Contains(g, "github.com/stria-fs/stria/") &&
-					!strings.Contains(g, "created by testing.") && !strings.Contains(g, "checkLeaks") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			time.Sleep(wait)
-		}
-		for _, g := range leaked {
-			t.Errorf("leaked goroutine:\n%s", g)
-		}
-	})
-}
-
-func goroutines() []string {
-	b := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(b, true)
-		if n < len(b) {
-			b = b[:n]
-			break
-		}
-		b = make([]byte, 2*len(b))
-	}
-	return strings.Split(string(b), "\n\n")
+	leaktest.Check(t)
 }
 
 func testCtx(t testing.TB) context.Context {
