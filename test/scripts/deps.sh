@@ -7,6 +7,7 @@ pkgs=(
 	fuse3                                     # fusermount3 for the FUSE client
 	libibverbs-dev librdmacm-dev ibverbs-providers # o2iblnd's cgo build (-tags rdma)
 	gcc pkg-config                            # cgo
+	openmpi-bin libopenmpi-dev                # mpicc/mpirun for test/mpi (MPI-IO through two mounts)
 )
 
 missing=()
