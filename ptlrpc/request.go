@@ -24,8 +24,14 @@ type Request struct {
 	tgt      *Target
 	tracked  bool      // in svc.active; owned by the request's goroutine
 	deadline time.Time // the client's deadline; guarded by svc.activeMu
+	// early holds the envelope fields an early reply echoes (opcode, xid,
+	// handle, conn cnt), copied before the request joins svc.active and
+	// never written after: the early-reply loop reads them while a
+	// handler thread decodes msg.
+	early wire.Msg
 
-	rep       *buf // the reply being built: MsgSize reserved, then the body
+	bop       *bulkOp // kept across the Request's pooled lives (see release)
+	rep       *buf    // the reply being built: MsgSize reserved, then the body
 	transno   uint64
 	opFlags   uint32
 	bulkMoved uint32
@@ -123,15 +129,27 @@ func (r *Request) BulkPut(ctx context.Context, src []byte) error {
 	return err
 }
 
-// bulkOp is one server-side bulk transfer's state, set by its MD handler.
+// bulkOp is a request's server-side bulk transfer state, set by its MD
+// handler. A Request keeps one across its pooled lives (its channel, handler
+// and timer are made once), so a bulk transfer allocates only LNet's MD and
+// message; a Request runs one transfer at a time.
 type bulkOp struct {
-	done chan struct{} // closed after the MD's last event
-	n    uint32
-	got  bool // the REPLY (GET) or ACK (PUT) arrived
-	err  error
+	done   chan struct{}    // cap 1: signalled after the MD's last event
+	handle func(lnet.Event) // op.onEvent
+	timer  *time.Timer      // BulkTimeout; stopped between transfers
+	n      uint32
+	got    bool // the REPLY (GET) or ACK (PUT) arrived
+	err    error
 }
 
-func (op *bulkOp) handle(ev lnet.Event) {
+func newBulkOp() *bulkOp {
+	op := &bulkOp{done: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	op.timer.Stop()
+	op.handle = op.onEvent
+	return op
+}
+
+func (op *bulkOp) onEvent(ev lnet.Event) {
 	switch ev.Type {
 	case lnet.EventReply, lnet.EventAck:
 		if ev.Err == nil {
@@ -143,15 +161,17 @@ func (op *bulkOp) handle(ev lnet.Event) {
 		ev.MD.Unlink()
 	}
 	if ev.Unlinked {
-		close(op.done)
+		op.done <- struct{}{}
 	}
 }
 
 func (r *Request) bulk(ctx context.Context, b []byte, put bool) (int, error) {
 	s := r.svc
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.BulkTimeout)
-	defer cancel()
-	op := &bulkOp{done: make(chan struct{})}
+	if r.bop == nil {
+		r.bop = newBulkOp()
+	}
+	op := r.bop
+	op.n, op.got, op.err = 0, false, nil
 	md, err := s.ln.Bind(lnet.MD{Buf: b, Threshold: 2, Handler: op.handle})
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrBulk, err)
@@ -166,19 +186,27 @@ func (r *Request) bulk(ctx context.Context, b []byte, put bool) (int, error) {
 		<-op.done
 		return 0, fmt.Errorf("%w: %w", ErrBulk, err)
 	}
+	var why error
+	op.timer.Reset(s.cfg.BulkTimeout)
 	select {
 	case <-op.done:
+	case <-op.timer.C:
+		why = context.DeadlineExceeded
 	case <-ctx.Done():
+		why = ctx.Err()
+	}
+	op.timer.Stop()
+	if why != nil {
 		md.Unlink()
 		<-op.done
 	}
-	// op's fields were written before done was closed.
+	// op's fields were written before done was signalled.
 	switch {
 	case op.got:
 		return int(op.n), nil
 	case op.err != nil:
 		return 0, fmt.Errorf("%w: %w", ErrBulk, op.err)
 	default:
-		return 0, fmt.Errorf("%w: %w", ErrBulk, ctx.Err())
+		return 0, fmt.Errorf("%w: %w", ErrBulk, why)
 	}
 }

@@ -347,6 +347,8 @@ func (s *Service) accept(r *Request) {
 	}
 	if r.msg.Timeout > 0 {
 		r.tracked = true
+		r.early = wire.Msg{Type: wire.MsgReply, Flags: wire.FlagEarly, Opcode: r.msg.Opcode, XID: r.msg.XID,
+			Handle: r.msg.Handle, ConnCnt: r.msg.ConnCnt}
 		s.activeMu.Lock()
 		r.deadline = r.arrival.Add(msDur(r.msg.Timeout))
 		s.active[r] = struct{}{}
@@ -393,7 +395,7 @@ func (s *Service) release(r *Request) {
 		r.rep.unref()
 	}
 	r.in.unref()
-	*r = Request{svc: s}
+	*r = Request{svc: s, bop: r.bop}
 	s.reqPool.Put(r)
 }
 
@@ -438,10 +440,9 @@ func (s *Service) earlyLoop() {
 				}
 				extra := max(est-now.Sub(r.arrival), 0) + s.cfg.AT.Extra
 				r.deadline = now.Add(extra)
-				due = append(due, early{peer: r.peer, extra: extra, msg: wire.Msg{
-					Type: wire.MsgReply, Flags: wire.FlagEarly, Opcode: r.msg.Opcode, XID: r.msg.XID,
-					Handle: r.msg.Handle, ConnCnt: r.msg.ConnCnt, Timeout: durMS(extra),
-				}})
+				m := r.early
+				m.Timeout = durMS(extra)
+				due = append(due, early{peer: r.peer, extra: extra, msg: m})
 			}
 			s.activeMu.Unlock()
 			for i := range due {
