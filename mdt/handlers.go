@@ -46,9 +46,16 @@ func wireAttr(a mdd.Attr) wire.Attr {
 	}
 }
 
-// layoutOf returns the layout xattr of a regular file, nil if it has none.
+// layoutOf returns what an InodeReply carries beside the attributes: the
+// layout xattr of a regular file (nil if it has none), or a symlink's
+// target, as Lustre's getattr reply carries it with OBD_MD_LINKNAME.
 func (s *Server) layoutOf(ctx context.Context, a mdd.Attr) ([]byte, error) {
-	if a.Type() != store.TypeReg {
+	switch a.Type() {
+	case store.TypeReg:
+	case store.TypeLink:
+		target, err := s.mdd.Readlink(ctx, a.FID)
+		return []byte(target), err
+	default:
 		return nil, nil
 	}
 	b, err := s.mdd.GetXattr(ctx, mdd.Root(), a.FID, mdd.XattrLOV)

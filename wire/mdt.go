@@ -101,7 +101,7 @@ func (r *GetattrNameRequest) Decode(d *Decoder) { r.Parent = d.FID(); r.Name = n
 
 // InodeReply answers lookups, getattr, create, open, setattr and link: the
 // inode's FID, its attributes, and for a regular file its layout (encoded by
-// package layout; empty if the file has none yet).
+// package layout; empty if the file has none yet), for a symlink its target.
 type InodeReply struct {
 	FID    FID
 	Attr   Attr
