@@ -30,6 +30,11 @@ type inode struct {
 	cache   *lov.Cache
 	written bool  // data was written through this inode since open
 	mtime   int64 // when, by this client's clock
+	// noCaps: the file had no security.capability when this client last
+	// asked while it was open. The kernel asks before every write(2) (to
+	// know whether to drop privileges); without this each write would cost
+	// an MDT round trip. Cleared when this client sets or removes it.
+	noCaps bool
 }
 
 // decodeLayout decodes a layout blob from the MDT (nil for none).

@@ -40,8 +40,46 @@ func (fs *FS) GetXattr(ctx context.Context, fid wire.FID, name string) ([]byte, 
 		return []byte(fid.String()), nil
 	case XattrLink:
 		return fs.links(ctx, m, fid)
+	case xattrCaps:
+		return fs.caps(ctx, m, fid)
 	}
 	return m.Getxattr(ctx, fid, name)
+}
+
+// xattrCaps is the attribute the kernel reads before every write(2).
+const xattrCaps = "security.capability"
+
+// caps answers security.capability, remembering on an open file that it
+// has none (see inode.noCaps).
+func (fs *FS) caps(ctx context.Context, m *mdc.MDC, fid wire.FID) ([]byte, error) {
+	in := fs.openedInode(fid)
+	if in != nil {
+		in.mu.Lock()
+		known := in.noCaps
+		in.mu.Unlock()
+		if known {
+			return nil, syscall.ENODATA
+		}
+	}
+	v, err := m.Getxattr(ctx, fid, xattrCaps)
+	if in != nil && errors.Is(err, syscall.ENODATA) {
+		in.mu.Lock()
+		in.noCaps = true
+		in.mu.Unlock()
+	}
+	return v, err
+}
+
+// forgetCaps drops what caps remembered about fid.
+func (fs *FS) forgetCaps(fid wire.FID, name string) {
+	if name != xattrCaps {
+		return
+	}
+	if in := fs.openedInode(fid); in != nil {
+		in.mu.Lock()
+		in.noCaps = false
+		in.mu.Unlock()
+	}
 }
 
 // links answers lustre.link: from the MDT if it keeps the attribute,
@@ -140,6 +178,7 @@ func (fs *FS) SetXattr(ctx context.Context, fid wire.FID, name string, value []b
 		}
 		return nil
 	}
+	fs.forgetCaps(fid, name)
 	return m.Setxattr(ctx, fid, name, value, flags)
 }
 
@@ -156,5 +195,6 @@ func (fs *FS) RemoveXattr(ctx context.Context, fid wire.FID, name string) error 
 	case XattrFID, XattrLink:
 		return syscall.EPERM
 	}
+	fs.forgetCaps(fid, name)
 	return m.Setxattr(ctx, fid, name, nil, wire.XattrRemove)
 }

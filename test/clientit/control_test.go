@@ -160,6 +160,26 @@ func TestControlAndParams(t *testing.T) {
 	if !strings.Contains(get("llite.testfs-*.stats"), "getattr") {
 		t.Error("llite stats")
 	}
+	// The kernel reads security.capability before every write(2): on an
+	// open file only the first read reaches the MDT.
+	of, err := fs.Open(ctx, fid, syscall.O_RDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Params.Set("mdc.*.stats", "clear"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := fs.GetXattr(ctx, fid, "security.capability"); !errors.Is(err, syscall.ENODATA) {
+			t.Fatalf("security.capability: %v, want ENODATA", err)
+		}
+	}
+	if s := get("mdc.*.stats"); !strings.Contains(s, "mds_getxattr              1 samples") {
+		t.Fatalf("3 reads of security.capability of an open file, mdc stats:\n%s", s)
+	}
+	if err := of.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
 	dl, err := call("dl")
 	if err != nil {
 		t.Fatal(err)
