@@ -8,8 +8,8 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/internal/leaktest"
+	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
 )
 

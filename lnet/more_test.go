@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/internal/leaktest"
+	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
 )
 

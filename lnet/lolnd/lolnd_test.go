@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/internal/leaktest"
+	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
 )
 
