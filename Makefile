@@ -6,7 +6,7 @@ BIN      := bin
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build deps test check vet test-unit test-rdma test-gomaxprocs1 bench up down clean
+.PHONY: all build deps test check vet test-unit test-rdma test-gomaxprocs1 bench bench-go up down clean
 
 all: build
 
@@ -49,7 +49,18 @@ test-gomaxprocs1:
 
 test: deps check test-unit test-rdma test-gomaxprocs1
 
+# The file-system benchmark (needs root): ../shared/bench/fsbench.sh on the
+# make up mount, on a FUSE loopback whose data goes through its daemon, and
+# on the local disk, in alternation for ROUNDS rounds (default 3); prints the
+# medians, the ratios and the goals. See test/scripts/bench.sh.
+BENCH_DIR ?= $(CURDIR)/../shared/bench
+ROUNDS    ?= 3
 bench:
+	@test -f "$(BENCH_DIR)/fsbench.sh" || { echo "make bench: $(BENCH_DIR)/fsbench.sh is missing: the suite lives in ../shared/bench beside this checkout (BENCH_DIR= names another place)" >&2; exit 1; }
+	@BENCH_DIR="$(BENCH_DIR)" ROUNDS="$(ROUNDS)" MNT="$(MNT)" test/scripts/bench.sh
+
+# The Go micro-benchmarks of the network and RPC layers.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./lnet/... ./ptlrpc/...
 
 # A whole file system on this machine, mounted at mnt/ (MNT= overrides);
