@@ -183,10 +183,12 @@ func serveMount(ctx context.Context, r mountRequest, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
 	node := obd.NewNode(log)
 	node.AttachLNet(ln)
+	// The control socket goes last: `stria-client umount` waits for it to
+	// disappear, so it must outlive the write-back, LNet and the PID file.
 	defer node.Close()
+	defer ln.Close()
 
 	mctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
@@ -215,7 +217,7 @@ func serveMount(ctx context.Context, r mountRequest, stderr io.Writer) (err erro
 		_ = closeFS()
 		return err
 	}
-	defer daemon.RemovePIDFile(sf.PIDFile)
+	defer func() { _ = daemon.RemovePIDFile(sf.PIDFile) }()
 	if err := node.Control.Listen(sf.CtlDir, "client-"+strconv.Itoa(os.Getpid())); err != nil {
 		_ = srv.Unmount()
 		_ = closeFS()

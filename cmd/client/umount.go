@@ -62,12 +62,14 @@ func findClient(ctx context.Context, ctlDir, dir string) string {
 	return ""
 }
 
-// serves reports whether the client at sock still serves dir.
-func serves(ctx context.Context, sock, dir string) bool {
+// serves reports whether the client process at sock still runs: its
+// control socket answers. The client closes it last, after writing back
+// and removing its PID file.
+func serves(ctx context.Context, sock, _ string) bool {
 	c, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	out, err := obd.Call(c, sock, client.CmdMount)
-	return err == nil && strings.TrimSpace(out) == dir
+	_, err := obd.Call(c, sock, "dl")
+	return err == nil
 }
 
 // unmount unmounts dir: umount(2) as root, fusermount3 otherwise.
