@@ -112,6 +112,12 @@ func New(t testing.TB, o Options) *Cluster {
 		t.Fatalf("cluster: runner %d is not implemented", o.Runner)
 	}
 	c := &Cluster{t: t, o: o, bin: BinDir(t), dir: t.TempDir()}
+	// Other users reach the mounts (permission tests run as nobody).
+	for _, d := range []string{c.dir, filepath.Dir(c.dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctl, err := os.MkdirTemp("", "stria-ctl-")
 	if err != nil {
 		t.Fatal(err)
@@ -205,10 +211,13 @@ func (c *Cluster) Lctl(ctx context.Context, args ...string) (stdout, stderr stri
 // returns its output and exit status (-1, with the reason in stderr, if it
 // could not run or ctx ended it).
 func (c *Cluster) Run(ctx context.Context, name string, args ...string) (stdout, stderr string, code int) {
-	return run(ctx, c.Env(), c.Bin(name), args...)
+	return RunBinary(ctx, c.Env(), c.Bin(name), args...)
 }
 
-func run(ctx context.Context, env []string, bin string, args ...string) (stdout, stderr string, code int) {
+// RunBinary runs bin with env and returns its output and exit status (-1,
+// with the reason in stderr, if it could not run or ctx ended it; a
+// context without a deadline gets one of two minutes).
+func RunBinary(ctx context.Context, env []string, bin string, args ...string) (stdout, stderr string, code int) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stria-fs/stria/test/cluster"
+)
+
+// tctx is a context for one step of a test, bounded so that a hung mount
+// fails the test instead of hanging it.
+func tctx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func must(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// wantErrno fails t unless err is errno.
+func wantErrno(t testing.TB, what string, err error, errno syscall.Errno) {
+	t.Helper()
+	if !errors.Is(err, errno) {
+		t.Errorf("%s: got %v, want %v (%d)", what, err, errno, int(errno))
+	}
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// freshDir makes a directory of its own for t on client i's mount: cases
+// sharing a cluster never see each other's files.
+func freshDir(t testing.TB, c *cluster.Cluster, i int) string {
+	t.Helper()
+	d := filepath.Join(c.Mount(i), unsafeName.ReplaceAllString(strings.TrimPrefix(t.Name(), "Test"), "_"))
+	must(t, "mkdir", os.MkdirAll(d, 0o777))
+	must(t, "chmod", os.Chmod(d, 0o777))
+	return d
+}
+
+// lfsOK runs lfs and fails t unless it exits 0; it returns stdout.
+func lfsOK(t testing.TB, c *cluster.Cluster, args ...string) string {
+	t.Helper()
+	out, errOut, code := c.Lfs(tctx(t), args...)
+	if code != 0 {
+		t.Fatalf("lfs %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// lctlOK runs lctl and fails t unless it exits 0; it returns stdout.
+func lctlOK(t testing.TB, c *cluster.Cluster, args ...string) string {
+	t.Helper()
+	out, errOut, code := c.Lctl(tctx(t), args...)
+	if code != 0 {
+		t.Fatalf("lctl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// mountedAt reports whether a Stria file system is mounted at dir.
+func mountedAt(t testing.TB, dir string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 2 && f[1] == dir && f[2] == "fuse.stria" {
+			return true
+		}
+	}
+	return false
+}
