@@ -23,7 +23,7 @@ say() { printf '%s\n' "$*"; }
 # ours NAME PID: PID runs stria-* on our run directory or mount point.
 ours() {
 	local cmd
-	cmd=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) || return 1
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$2/cmdline") || return 1
 	case $cmd in *stria-*) ;; *) return 1 ;; esac
 	case $cmd in *"$RUN/"* | *" $MNT"*) return 0 ;; esac
 	return 1

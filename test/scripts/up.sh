@@ -4,9 +4,10 @@
 # 127.0.0.2, two OSSs on 127.0.0.3 and 127.0.0.4 with two OSTs each, every
 # node on port 988; targets formatted (once) under run/, logs in run/log/,
 # PIDs in run/pids/, control sockets in run/ctl/; the client (127.0.0.5)
-# mounted at mnt/ (MNT= overrides). Running it again while everything is up
-# only says so. If anything fails to come up within the bound, it stops
-# what it started and exits non-zero. test/scripts/down.sh undoes it.
+# mounted at mnt/ (MNT= overrides; PORT= moves every node off 988). Running
+# it again while everything is up only says so. If anything fails to come
+# up within the bound (UP_TIMEOUT seconds, default 60), it stops what it
+# started and exits non-zero. test/scripts/down.sh undoes it.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -47,7 +48,7 @@ alive() {
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	[ -r "/proc/$pid/cmdline" ] || return 1
 	local cmd
-	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
 	case $cmd in *stria-*) ;; *) return 1 ;; esac
 	case $cmd in *"$RUN/"* | *" $MNT"*) return 0 ;; esac
 	return 1
