@@ -131,6 +131,13 @@ func (ns *Namespace) callClient(ctx context.Context, cl *client, opc wire.Opcode
 			err = rep.Decode(reply)
 		}
 		rep.Release()
+		if errors.Is(err, ptlrpc.ErrClosed) && ctx.Err() == nil {
+			// The import was replaced (the client moved): use the new one.
+			if imp, err = ns.callbackImport(ctx, cl); err != nil {
+				return err
+			}
+			continue
+		}
 		if err == nil || remoteErrno(err) != 0 || ctx.Err() != nil || actx.Err() == nil {
 			return err
 		}
@@ -151,17 +158,27 @@ func (ns *Namespace) callClient(ctx context.Context, cl *client, opc wire.Opcode
 
 // callbackImport returns cl's callback import: a connectionless import to
 // the client's callback service at the address its export talks from.
+// A client that reconnected from another address gets a new one.
 func (ns *Namespace) callbackImport(ctx context.Context, cl *client) (*ptlrpc.Import, error) {
+	peer := cl.exp.Peer()
 	ns.mu.Lock()
 	imp, gone := cl.imp, cl.gone || ns.closed
+	var stale *ptlrpc.Import
+	if imp != nil && cl.impPeer != peer {
+		stale, imp, cl.imp = imp, nil, nil
+	}
 	ns.mu.Unlock()
+	if stale != nil {
+		ns.log.Info("ldlm: client moved, new callback import", zap.String("client", cl.uuid),
+			zap.Stringer("nid", peer.NID))
+		_ = stale.Close()
+	}
 	switch {
 	case gone:
 		return nil, fmt.Errorf("%w: client %s", ErrEvicted, cl.uuid)
 	case imp != nil:
 		return imp, nil
 	}
-	peer := cl.exp.Peer()
 	imp, err := ptlrpc.NewImport(ptlrpc.ImportConfig{
 		NIDs: []lnet.NID{peer.NID}, PID: peer.PID, LNet: ns.cfg.LNet,
 		RequestPortal: wire.LDLMCBRequestPortal, ReplyPortal: wire.LDLMCBReplyPortal, NoConnect: true,
@@ -180,7 +197,7 @@ func (ns *Namespace) callbackImport(ctx context.Context, cl *client) (*ptlrpc.Im
 	ns.mu.Lock()
 	cur, gone := cl.imp, cl.gone || ns.closed
 	if cur == nil && !gone {
-		cl.imp = imp
+		cl.imp, cl.impPeer = imp, peer
 	}
 	ns.mu.Unlock()
 	switch {

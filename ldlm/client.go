@@ -146,7 +146,7 @@ type Client struct {
 
 	mu          sync.Mutex // guards the fields below and those of its Locks; before CallbackServer.mu
 	closed      bool
-	byRes       map[wire.ResID][]*Lock // locks enqueuing, waiting, granted or cancelling
+	byRes       map[wire.ResID][]*Lock // locks enqueuing, waiting, granted or cancelling (flocks until answered)
 	lruHead     *Lock                  // most recently used
 	lruTail     *Lock
 	lruLen      int
@@ -273,9 +273,7 @@ func (c *Client) Enqueue(ctx context.Context, d wire.LockDesc, flags wire.LockFl
 func (c *Client) newLockLocked(d *wire.LockDesc, flock bool) *Lock {
 	l := &Lock{c: c, flock: flock, desc: *d, users: 1, done: make(chan struct{})}
 	c.cb.register(l)
-	if !flock {
-		c.byRes[d.Res] = append(c.byRes[d.Res], l)
-	}
+	c.byRes[d.Res] = append(c.byRes[d.Res], l)
 	return l
 }
 

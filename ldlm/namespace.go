@@ -98,6 +98,7 @@ type client struct {
 	locks   map[*lock]struct{}
 	waiting int
 	imp     *ptlrpc.Import // callback import, made at the first callback
+	impPeer lnet.ProcessID // the address imp sends to
 	gone    bool
 }
 

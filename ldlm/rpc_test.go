@@ -168,6 +168,9 @@ func TestEvictSilentClient(t *testing.T) {
 	if s := cl.ns.Stats(); s.Evictions != 1 || s.Timeouts != 1 || s.Clients != 1 {
 		t.Fatalf("server %+v", s)
 	}
+	if v := param(t, cl.ns.Params(), "lock_timeouts").Get(); v != "1" {
+		t.Fatalf("lock_timeouts %s", v)
+	}
 	// c never noticed.
 	c.enqueue(ibits(2, wire.LockEX, wire.InodeLockLookup)).Release()
 	cl.mustCheck()
@@ -279,4 +282,46 @@ func TestBadInput(t *testing.T) {
 	}
 	l.Release()
 	cl.mustCheck()
+}
+
+// Prolong keeps a client that is still working under a revoked lock from
+// being evicted.
+func TestProlong(t *testing.T) {
+	checkLeaks(t)
+	cl := newCluster(t)
+	a, b := cl.addClient(false), cl.addClient(false)
+	la := a.enqueue(extent(1, wire.LockPW, 0, wire.LockEOF))
+	got := make(chan error, 1)
+	go func() {
+		l, err := b.c.Enqueue(testCtx(t), extent(1, wire.LockPW, 0, 10), 0)
+		if err == nil {
+			l.Release()
+		}
+		got <- err
+	}()
+	armed := func() *lock {
+		cl.ns.mu.Lock()
+		defer cl.ns.mu.Unlock()
+		for lk := range cl.ns.armed {
+			return lk
+		}
+		return nil
+	}
+	waitUntil(t, "the cancel timer armed", func() bool { return armed() != nil })
+	cl.ns.Prolong(la.Handle(), time.Hour)
+	cl.ns.Prolong(12345, time.Hour) // unknown: ignored
+	lk := armed()
+	cl.ns.mu.Lock()
+	left := time.Until(lk.deadline)
+	cl.ns.mu.Unlock()
+	if left < 30*time.Minute {
+		t.Fatalf("deadline in %v after Prolong", left)
+	}
+	la.Release()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if ev := cl.evictedUUIDs(); len(ev) != 0 {
+		t.Fatalf("evicted %v", ev)
+	}
 }
