@@ -528,8 +528,10 @@ func (ns *Namespace) completeLocked(lk *lock, flags wire.LockFlags, work *[]ast)
 }
 
 // armLocked starts lk's cancel timer: its holder must cancel within d.
+// Group locks are exempt (Lustre's LDLM_FL_NO_TIMEOUT): their holders
+// keep them as long as the application does.
 func (ns *Namespace) armLocked(lk *lock, d time.Duration) {
-	if ns.locks[lk.handle] != lk || !lk.granted || lk.cl == nil {
+	if ns.locks[lk.handle] != lk || !lk.granted || lk.cl == nil || lk.mode == wire.LockGroup {
 		return
 	}
 	lk.deadline = time.Now().Add(d)
@@ -567,6 +569,18 @@ func (ns *Namespace) EvictClient(uuid string) bool {
 		ns.evict(cl, "evicted by the target", false)
 	}
 	return len(cls) > 0
+}
+
+// EvictExport is EvictClient for one export of a client (a client that
+// reconnected has a new one, which keeps its locks).
+func (ns *Namespace) EvictExport(exp *ptlrpc.Export) bool {
+	ns.mu.Lock()
+	cl := ns.clients[exp]
+	ns.mu.Unlock()
+	if cl != nil {
+		ns.evict(cl, "evicted by the target", false)
+	}
+	return cl != nil
 }
 
 // evict drops cl and all its locks, grants what that unblocks and, with

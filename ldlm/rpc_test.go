@@ -325,3 +325,59 @@ func TestProlong(t *testing.T) {
 		t.Fatalf("evicted %v", ev)
 	}
 }
+
+// Group locks of one group share the object; others wait for the whole
+// group to let go, and group holders are never timed out.
+func TestGroupLock(t *testing.T) {
+	checkLeaks(t)
+	cl := newCluster(t, func(c *Config) { c.CancelTimeout = 200 * time.Millisecond })
+	a, b, c := cl.addClient(false), cl.addClient(false), cl.addClient(false)
+	group := func(gid uint64) wire.LockDesc {
+		d := extent(1, wire.LockGroup, 0, wire.LockEOF)
+		d.Policy.GID = gid
+		return d
+	}
+	la, lb := a.enqueue(group(7)), b.enqueue(group(7))
+	if _, err := c.c.Enqueue(testCtx(t), group(8), wire.LockFlagBlockNoWait); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("another group: %v", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := c.c.Enqueue(testCtx(t), extent(1, wire.LockPR, 0, 4095), 0)
+		if err == nil {
+			l.Release()
+		}
+		got <- err
+	}()
+	waitUntil(t, "both holders asked", func() bool { return a.c.Stats().Blocking == 1 && b.c.Stats().Blocking == 1 })
+	cl.ns.mu.Lock()
+	armed := len(cl.ns.armed)
+	cl.ns.mu.Unlock()
+	if armed != 0 {
+		t.Fatalf("%d group locks on a cancel timer", armed)
+	}
+	cl.mustCheck()
+	la.Release()
+	lb.Release()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if ev := cl.evictedUUIDs(); len(ev) != 0 {
+		t.Fatalf("evicted %v", ev)
+	}
+	// The target evicts c's export: its locks go, the hook is not called.
+	cl.ns.mu.Lock()
+	var exp *ptlrpc.Export
+	for e := range cl.ns.clients {
+		if e.ClientUUID() == c.uuid {
+			exp = e
+		}
+	}
+	cl.ns.mu.Unlock()
+	if exp == nil || !cl.ns.EvictExport(exp) || cl.ns.EvictExport(exp) {
+		t.Fatal("EvictExport")
+	}
+	if s := cl.ns.Stats(); s.Locks != 0 || len(cl.evictedUUIDs()) != 0 {
+		t.Fatalf("after EvictExport: %+v", s)
+	}
+}
