@@ -303,8 +303,15 @@ func (s *Server) setLayoutXattr(ctx context.Context, c mdd.Creds, r *wire.Setxat
 			}
 			return tn, err
 		}
-		if _, err := decodeTemplate(r.Value); err != nil || len(r.Value) == 0 {
+		tmpl, err := decodeTemplate(r.Value)
+		if err != nil || len(r.Value) == 0 {
 			return 0, fmt.Errorf("%w: directory default: %w", ErrBadLayout, err)
+		}
+		// A default no file could be created with (more stripes than
+		// OSTs, an OST that does not exist) is refused now, not at every
+		// later create in the directory.
+		if err := s.lod.Check(tmpl); err != nil {
+			return 0, err
 		}
 		return s.mdd.SetXattr(ctx, c, r.FID, mdd.XattrDefaultLOV, r.Value, flags)
 	case a.Type() != store.TypeReg || r.Name == mdd.XattrDefaultLOV:

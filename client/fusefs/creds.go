@@ -5,27 +5,49 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/stria-fs/stria/client"
 )
 
-// opContext returns ctx (go-fuse's request context, cancelled when the
-// kernel interrupts the request) carrying the caller's credentials for the
-// client library: the fsuid, fsgid and thread id the kernel sent with the
-// request, and, for callers other than root, the supplementary groups of
-// that thread.
-func (fsys *fileSystem) opContext(ctx context.Context) context.Context {
-	caller, ok := fuse.FromContext(ctx)
+// opContext returns the context an operation runs under, carrying the
+// caller's credentials for the client library (the fsuid, fsgid and thread
+// id the kernel sent with the request and, for callers other than root,
+// the supplementary groups of that thread), and the function that releases
+// it when the operation returns.
+//
+// go-fuse cancels its request context when the kernel interrupts the
+// request, which it does whenever the caller catches a signal. The
+// operation's context is cancelled only if it is still running
+// Options.InterruptGrace after that: an operation interrupted by an
+// incidental signal completes, one stuck on an unreachable server gives
+// up.
+func (fsys *fileSystem) opContext(fctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(fctx))
+	var stop func() bool
+	if grace := fsys.opts.InterruptGrace; grace < 0 {
+		stop = context.AfterFunc(fctx, cancel)
+	} else {
+		stop = context.AfterFunc(fctx, func() {
+			t := time.AfterFunc(grace, cancel)
+			context.AfterFunc(ctx, func() { t.Stop() })
+		})
+	}
+	release := func() {
+		stop()
+		cancel()
+	}
+	caller, ok := fuse.FromContext(fctx)
 	if !ok {
-		return ctx
+		return ctx, release
 	}
 	c := client.Creds{UID: caller.Uid, GID: caller.Gid, PID: caller.Pid}
 	if c.UID != 0 && c.PID != 0 && !fsys.opts.NoSuppGroups {
 		c.Groups = threadGroups(c.PID)
 	}
-	return client.WithCreds(ctx, c)
+	return client.WithCreds(ctx, c), release
 }
 
 // threadGroups returns the supplementary groups of thread tid, or nil when

@@ -66,7 +66,9 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		if cookie == offDotDot {
 			cookie = 0
 		}
-		ents, end, err := fsys.b.ReadDir(fsys.opContext(ctx), d.n.fid, cookie, true)
+		ctx, release := fsys.opContext(ctx)
+		defer release()
+		ents, end, err := fsys.b.ReadDir(ctx, d.n.fid, cookie, true)
 		if err != nil {
 			return nil, fsys.toErrno(err, "readdir", d.n.fid)
 		}

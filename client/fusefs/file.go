@@ -58,7 +58,9 @@ func (fsys *fileSystem) newHandle(n *node, f File, flags uint32) (*handle, uint3
 // file.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	fsys := h.n.fsys
-	n, err := h.f.ReadAt(fsys.opContext(ctx), dest, off)
+	ctx, release := fsys.opContext(ctx)
+	defer release()
+	n, err := h.f.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fsys.toErrno(err, "read", h.n.fid)
 	}
@@ -70,7 +72,8 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 // after Write returns.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	fsys := h.n.fsys
-	ctx = fsys.opContext(ctx)
+	ctx, release := fsys.opContext(ctx)
+	defer release()
 	if h.append {
 		h.n.appendMu.Lock()
 		defer h.n.appendMu.Unlock()
@@ -90,19 +93,25 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // Flush runs at every close(2); its error is close's.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	fsys := h.n.fsys
-	return fsys.toErrno(h.f.Flush(fsys.opContext(ctx)), "flush", h.n.fid)
+	ctx, release := fsys.opContext(ctx)
+	defer release()
+	return fsys.toErrno(h.f.Flush(ctx), "flush", h.n.fid)
 }
 
 // Fsync serves fsync(2) and fdatasync(2) (FUSE_FSYNC_FDATASYNC, bit 0).
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	fsys := h.n.fsys
-	return fsys.toErrno(h.f.Fsync(fsys.opContext(ctx), flags&1 != 0), "fsync", h.n.fid)
+	ctx, release := fsys.opContext(ctx)
+	defer release()
+	return fsys.toErrno(h.f.Fsync(ctx, flags&1 != 0), "fsync", h.n.fid)
 }
 
 // Allocate serves fallocate(2); a backend without it answers EOPNOTSUPP.
 func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
 	fsys := h.n.fsys
-	err := h.f.Allocate(fsys.opContext(ctx), int64(off), int64(size), mode)
+	ctx, release := fsys.opContext(ctx)
+	defer release()
+	err := h.f.Allocate(ctx, int64(off), int64(size), mode)
 	return fsys.toErrno(err, "fallocate", h.n.fid)
 }
 
@@ -113,7 +122,9 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	if !fsys.forget(h) {
 		return 0
 	}
-	return fsys.toErrno(h.f.Release(fsys.opContext(ctx)), "release", h.n.fid)
+	ctx, release := fsys.opContext(ctx)
+	defer release()
+	return fsys.toErrno(h.f.Release(ctx), "release", h.n.fid)
 }
 
 // forget unregisters h; false if it was already (by releaseAll).

@@ -76,7 +76,8 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	if e := checkName(name); e != 0 {
 		return nil, e
 	}
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	fid, a, err := n.fsys.b.Lookup(ctx, n.fid, name)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "lookup", n.fid)
@@ -87,7 +88,9 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 // Getattr ignores the file handle: attributes belong to the FID, open or
 // unlinked.
 func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a, err := n.fsys.b.GetAttr(n.fsys.opContext(ctx), n.fid)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	a, err := n.fsys.b.GetAttr(ctx, n.fid)
 	if err != nil {
 		return n.fsys.toErrno(err, "getattr", n.fid)
 	}
@@ -98,7 +101,8 @@ func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) 
 // Setattr serves chmod, chown, utimensat (UTIME_NOW included) and
 // truncate, through a path or an open descriptor alike.
 func (n *node) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	want := setAttrIn(in)
 	var a wire.Attr
 	var err error
@@ -118,7 +122,8 @@ func (n *node) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAttrIn,
 // permission checks the kernel asks for without default_permissions) from
 // the mode bits, as Lustre's client does.
 func (n *node) Access(ctx context.Context, mask uint32) syscall.Errno {
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	a, err := n.fsys.b.GetAttr(ctx, n.fid)
 	if err != nil {
 		return n.fsys.toErrno(err, "access", n.fid)
@@ -168,7 +173,8 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if e := checkName(name); e != 0 {
 		return nil, e
 	}
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	fid, a, err := n.fsys.b.Mkdir(ctx, n.fid, name, syscall.S_IFDIR|mode&07777)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "mkdir", n.fid)
@@ -186,7 +192,8 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 	if fileType(mode) == 0 {
 		mode |= syscall.S_IFREG
 	}
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	fid, a, err := n.fsys.b.Mknod(ctx, n.fid, name, mode, dev)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "mknod", n.fid)
@@ -201,7 +208,8 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if len(target) > wire.MaxPathLen {
 		return nil, syscall.ENAMETOOLONG
 	}
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	fid, a, err := n.fsys.b.Symlink(ctx, n.fid, name, target)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "symlink", n.fid)
@@ -210,7 +218,9 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	target, err := n.fsys.b.Readlink(n.fsys.opContext(ctx), n.fid)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	target, err := n.fsys.b.Readlink(ctx, n.fid)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "readlink", n.fid)
 	}
@@ -227,7 +237,8 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	if !ok {
 		return nil, syscall.EXDEV
 	}
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	a, err := n.fsys.b.Link(ctx, t.fid, n.fid, name)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "link", t.fid)
@@ -241,14 +252,18 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	if e := checkName(name); e != 0 {
 		return e
 	}
-	return n.fsys.toErrno(n.fsys.b.Unlink(n.fsys.opContext(ctx), n.fid, name), "unlink", n.fid)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	return n.fsys.toErrno(n.fsys.b.Unlink(ctx, n.fid, name), "unlink", n.fid)
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if e := checkName(name); e != 0 {
 		return e
 	}
-	return n.fsys.toErrno(n.fsys.b.Rmdir(n.fsys.opContext(ctx), n.fid, name), "rmdir", n.fid)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	return n.fsys.toErrno(n.fsys.b.Rmdir(ctx, n.fid, name), "rmdir", n.fid)
 }
 
 // Rename maps renameat2's RENAME_NOREPLACE and RENAME_EXCHANGE to the wire
@@ -271,7 +286,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if !ok {
 		return syscall.EXDEV
 	}
-	err := n.fsys.b.Rename(n.fsys.opContext(ctx), n.fid, name, np.fid, newName, wf)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	err := n.fsys.b.Rename(ctx, n.fid, name, np.fid, newName, wf)
 	return n.fsys.toErrno(err, "rename", n.fid)
 }
 
@@ -281,7 +298,8 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	if e := checkName(name); e != 0 {
 		return nil, nil, 0, e
 	}
-	ctx = n.fsys.opContext(ctx)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
 	f, fid, a, err := n.fsys.b.Create(ctx, n.fid, name, flags, syscall.S_IFREG|mode&07777)
 	if err != nil {
 		return nil, nil, 0, n.fsys.toErrno(err, "create", n.fid)
@@ -298,7 +316,9 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 // Open opens a regular file. The kernel has already truncated for O_TRUNC
 // (a SETATTR before the OPEN), and strips O_TRUNC, O_CREAT and O_EXCL.
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	f, err := n.fsys.b.Open(n.fsys.opContext(ctx), n.fid, flags)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	f, err := n.fsys.b.Open(ctx, n.fid, flags)
 	if err != nil {
 		return nil, 0, n.fsys.toErrno(err, "open", n.fid)
 	}
@@ -318,7 +338,9 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, 
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	s, err := n.fsys.b.StatFS(n.fsys.opContext(ctx))
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	s, err := n.fsys.b.StatFS(ctx)
 	if err != nil {
 		return n.fsys.toErrno(err, "statfs", n.fid)
 	}

@@ -20,6 +20,8 @@ const (
 	// DefaultMaxBackground bounds the kernel's asynchronous requests
 	// (readahead, background writes) in flight to the daemon.
 	DefaultMaxBackground = 64
+	// DefaultInterruptGrace: see Options.InterruptGrace.
+	DefaultInterruptGrace = 2 * time.Second
 )
 
 // Options configure a mount. The zero value is usable: Mount fills in the
@@ -64,6 +66,14 @@ type Options struct {
 	// supplementary groups from /proc/<tid>/status for client.Creds.Groups
 	// (done for callers other than root, whom the MDT does not check).
 	NoSuppGroups bool
+	// InterruptGrace is how long an operation keeps running after the
+	// kernel interrupted it before its context is cancelled (default
+	// DefaultInterruptGrace; negative: cancel at once). The kernel sends an
+	// INTERRUPT whenever the caller catches any signal (a timer, SIGCHLD,
+	// Go's preemption signal), and such an operation must complete, as
+	// Lustre's client completes it; one still waiting after the grace (on
+	// a server that is down) gives up with EINTR, so ^C still works.
+	InterruptGrace time.Duration
 	// Logger receives errors the adapter turns into EIO and the debug
 	// trace. Default zap.NewNop().
 	Logger *zap.Logger
@@ -89,6 +99,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.InterruptGrace == 0 {
+		o.InterruptGrace = DefaultInterruptGrace
 	}
 	switch {
 	case o.MaxWrite < 4096 || o.MaxWrite > DefaultMaxWrite:

@@ -9,7 +9,9 @@ import (
 // size needed; go-fuse turns that into the size answer of getxattr(2) with
 // a 0-length buffer.
 func (n *node) Getxattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
-	v, err := n.fsys.b.GetXattr(n.fsys.opContext(ctx), n.fid, name)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	v, err := n.fsys.b.GetXattr(ctx, n.fid, name)
 	if err != nil {
 		return 0, n.fsys.toErrno(err, "getxattr", n.fid)
 	}
@@ -22,14 +24,18 @@ func (n *node) Getxattr(ctx context.Context, name string, dest []byte) (uint32, 
 // Setxattr passes setxattr(2)'s XATTR_CREATE and XATTR_REPLACE, which
 // equal wire.XattrCreate and wire.XattrReplace.
 func (n *node) Setxattr(ctx context.Context, name string, value []byte, flags uint32) syscall.Errno {
-	err := n.fsys.b.SetXattr(n.fsys.opContext(ctx), n.fid, name, value, flags)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	err := n.fsys.b.SetXattr(ctx, n.fid, name, value, flags)
 	return n.fsys.toErrno(err, "setxattr", n.fid)
 }
 
 // Listxattr writes the names, each followed by a NUL, or answers ERANGE
 // with the size needed.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	names, err := n.fsys.b.ListXattr(n.fsys.opContext(ctx), n.fid)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	names, err := n.fsys.b.ListXattr(ctx, n.fid)
 	if err != nil {
 		return 0, n.fsys.toErrno(err, "listxattr", n.fid)
 	}
@@ -50,6 +56,8 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 }
 
 func (n *node) Removexattr(ctx context.Context, name string) syscall.Errno {
-	err := n.fsys.b.RemoveXattr(n.fsys.opContext(ctx), n.fid, name)
+	ctx, release := n.fsys.opContext(ctx)
+	defer release()
+	err := n.fsys.b.RemoveXattr(ctx, n.fid, name)
 	return n.fsys.toErrno(err, "removexattr", n.fid)
 }

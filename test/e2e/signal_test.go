@@ -19,7 +19,6 @@ import (
 // in a loop while this test sends it SIGUSR1 every 50 µs; none may fail
 // with EINTR.
 func testSignals(t *testing.T, c *cluster.Cluster, helper string) {
-	skipKnown(t, "Signals")
 	dir := freshDir(t, c, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
