@@ -137,7 +137,7 @@ done
 # The table: medians over the rounds; ratios; the goals of issue 3.
 say ""
 say "Medians over $ROUNDS round(s); $(wc -l <"$TSV") result lines in ${TSV#"$ROOT"/}."
-awk -F'\t' -v base="$BENCH_DIR/BASELINE.md" '
+awk -F'\t' -v base="$BENCH_DIR/BASELINE.md" -v rounds="$ROUNDS" '
 function median(key,   n, i, j, t, a) {
 	n = cnt[key]
 	if (n == 0) return ""
@@ -167,6 +167,7 @@ BEGIN {
 	val[key, ++cnt[key]] = $4
 	unit[$2, $3] = $5
 	if ($3 ~ /^(short-run|stonewalled)/) flag[$1, $2] = flag[$1, $2] " " $3
+	if ($2 == "suite") done[$1]++
 }
 END {
 	printf "%-20s %-6s %10s %10s %10s %9s  %s\n", "test", "unit", "local", "fuseloop", "stria", "s/loop", "goal (issue 3)"
@@ -189,6 +190,7 @@ END {
 		for (lb = 1; lb <= 3; lb++) { x = (lb == 1 ? "local" : lb == 2 ? "fuseloop" : "stria"); if (flag[x, name] != "") goal = goal " [" x ":" flag[x, name] "]" }
 		printf "%-20s %-6s %10s %10s %10s %9s  %s\n", name, unit[name, m], fmt(l), fmt(f), fmt(s), ratio, goal
 	}
+	printf "rounds completed: local %d, fuseloop %d, stria %d (of %d)\n", done["local"], done["fuseloop"], done["stria"], rounds
 	printf "issue 3 goals: %s\n", bad ? bad " not met" : "all met"
 }' "$TSV"
 if [ ${#failed[@]} -gt 0 ]; then
