@@ -15,6 +15,7 @@ import (
 	"github.com/stria-fs/stria/client/lov"
 	"github.com/stria-fs/stria/client/mdc"
 	"github.com/stria-fs/stria/client/osc"
+	"github.com/stria-fs/stria/ldlm"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/mgc"
 	"github.com/stria-fs/stria/obd"
@@ -35,6 +36,10 @@ type FS struct {
 	mgc  *mgc.Client
 	lmv  *lmv.LMV
 	root wire.FID
+	// cbs serves the lock callbacks (blocking, completion, glimpse) the
+	// targets send this client; the per-target ldlm.Clients register
+	// their locks with it. Closed after every import.
+	cbs *ldlm.CallbackServer
 
 	ctx    context.Context // the mount's lifetime: write-back, connects, config
 	cancel context.CancelFunc
@@ -79,6 +84,12 @@ func Mount(ctx context.Context, cfg Config) (*FS, error) {
 	}
 	fs.ctx, fs.cancel = context.WithCancel(context.Background())
 	var err error
+	fs.cbs, err = ldlm.StartCallbackServer(fs.ctx, ldlm.CallbackConfig{LNet: cfg.LNet, AT: cfg.AT,
+		Logger: fs.log.Named("ldlm_cbd")})
+	if err != nil {
+		fs.abort()
+		return nil, fmt.Errorf("client: mount %s: %w", cfg.FSName, err)
+	}
 	fs.mgc, err = mgc.New(mgc.Config{LNet: cfg.LNet, MGSNodes: cfg.MGSNodes, ClientUUID: fs.uuid, Logger: cfg.Logger,
 		PollInterval: cfg.ConfigPoll, ConnectTimeout: cfg.ConnectTimeout, ReconnectBackoff: cfg.ReconnectBackoff, AT: cfg.AT})
 	if err != nil {
@@ -403,6 +414,9 @@ func (fs *FS) abort() {
 	}
 	for _, o := range fs.allOSCs() {
 		_ = o.Close()
+	}
+	if fs.cbs != nil {
+		fs.cbs.Close()
 	}
 	if fs.own {
 		_ = fs.node.Close()
