@@ -121,7 +121,11 @@ func (m *MDC) call(ctx context.Context, req *ptlrpc.Req, what string, reply wire
 		return fmt.Errorf("mdc: %s: %s: %w", m.cfg.Target, what, err)
 	}
 	if reply != nil {
-		if err := rep.Decode(reply); err != nil {
+		// Decode from a copy: byte fields of a decoded body
+		// (InodeReply.Layout, GetxattrReply.Value) alias what they were
+		// decoded from, and the reply's buffer goes back to the pool
+		// when this returns.
+		if err := wire.DecodeBody(append([]byte(nil), rep.Body...), reply); err != nil {
 			return fmt.Errorf("%w: %s: %s: %w (%w)", ErrBadReply, m.cfg.Target, what, err, syscall.EIO)
 		}
 	}
@@ -134,11 +138,3 @@ func (m *MDC) reint(ctx context.Context, op wire.ReintOp, body wire.Body, what s
 	return m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSReint, Body: b, Replayable: true}, what, reply)
 }
 
-// inode decodes an InodeReply and detaches its layout from the reply
-// buffer.
-func inode(r *wire.InodeReply) *wire.InodeReply {
-	if r.Layout != nil {
-		r.Layout = append([]byte(nil), r.Layout...)
-	}
-	return r
-}

@@ -31,7 +31,7 @@ func (m *MDC) Getattr(ctx context.Context, fid wire.FID) (*wire.InodeReply, erro
 	if err != nil {
 		return nil, err
 	}
-	return inode(&r), nil
+	return &r, nil
 }
 
 // GetattrName looks name up in parent (MDS_GETATTR_NAME).
@@ -42,7 +42,7 @@ func (m *MDC) GetattrName(ctx context.Context, parent wire.FID, name string) (*w
 	if err != nil {
 		return nil, err
 	}
-	return inode(&r), nil
+	return &r, nil
 }
 
 // Create makes a directory, device, FIFO, socket, symlink or objectless
@@ -52,7 +52,7 @@ func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (*wire.InodeR
 	if err := m.reint(ctx, wire.ReintCreate, req, "create "+req.Name, &r); err != nil {
 		return nil, err
 	}
-	return inode(&r), nil
+	return &r, nil
 }
 
 // Open opens (and with O_CREAT creates) a regular file (REINT_OPEN); the
@@ -66,7 +66,7 @@ func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply
 	if err := m.reint(ctx, wire.ReintOpen, req, what, &r); err != nil {
 		return nil, err
 	}
-	return inode(&r), nil
+	return &r, nil
 }
 
 // CloseFile closes an open handle (MDS_CLOSE), telling the MDT the size
@@ -82,7 +82,7 @@ func (m *MDC) Setattr(ctx context.Context, fid wire.FID, attr wire.Attr) (*wire.
 	if err := m.reint(ctx, wire.ReintSetattr, &wire.SetattrRequest{FID: fid, Attr: attr}, "setattr "+fid.String(), &r); err != nil {
 		return nil, err
 	}
-	return inode(&r), nil
+	return &r, nil
 }
 
 // Link gives fid the new name parent/name (REINT_LINK).
@@ -91,7 +91,7 @@ func (m *MDC) Link(ctx context.Context, fid, parent wire.FID, name string) (*wir
 	if err := m.reint(ctx, wire.ReintLink, &wire.LinkRequest{FID: fid, Parent: parent, Name: name}, "link "+name, &r); err != nil {
 		return nil, err
 	}
-	return inode(&r), nil
+	return &r, nil
 }
 
 // Unlink removes parent/name (REINT_UNLINK); dir makes it rmdir.
