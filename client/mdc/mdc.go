@@ -137,4 +137,3 @@ func (m *MDC) reint(ctx context.Context, op wire.ReintOp, body wire.Body, what s
 	b := wire.AppendReint(nil, op, body)
 	return m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSReint, Body: b, Replayable: true}, what, reply)
 }
-
