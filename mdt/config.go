@@ -64,6 +64,11 @@ type Config struct {
 	// NoSync skips fsync in the store: for tests only, it breaks the
 	// durability every reply promises.
 	NoSync bool
+	// LockASTTimeout is how long a client has to answer a lock callback
+	// and LockCancelTimeout how long it then has to cancel, before it is
+	// evicted (ldlm.Config's ASTTimeout and CancelTimeout; its defaults
+	// if zero).
+	LockASTTimeout, LockCancelTimeout time.Duration
 }
 
 // Validate checks cfg and fills defaults.

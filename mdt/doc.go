@@ -91,6 +91,19 @@
 // are not persistent: after a restart, files held open only by clients
 // are orphans and destroyed (no open replay yet).
 //
+// # Lock namespace
+//
+// The MDT serves one ldlm.Namespace ("mdt-FSNAME-MDT0000_UUID", ldlm.go):
+// PLAIN, IBITS and FLOCK locks on resources named by FIDs
+// (wire.ResIDOfFID), its LDLM_ENQUEUE and LDLM_CANCEL handlers on the
+// target beside the metadata ones. flock(2) and fcntl(2) locks of clients
+// are FLOCK locks on the file's resource. A client that misses a lock
+// callback (Config.LockASTTimeout, LockCancelTimeout) loses its locks and
+// then its export (Target.Evict), in that order; a client whose export
+// goes for another reason (eviction, disconnect, idle) loses its locks at
+// the next export check, flocks included, so nobody waits on a departed
+// owner.
+//
 // # Parameters and devices
 //
 // mdt.FSNAME-MDT0000.{uuid,md_stats,num_exports,last_committed,kbytes*,
@@ -99,7 +112,8 @@
 // file system default); osp.FSNAME-OSTxxxx-osc-MDT0000.{prealloc_next_id,
 // prealloc_last_id,prealloc_last_seq,prealloc_status,prealloc_count,
 // create_count,destroys_in_flight,destroys_pending,active,kbytes*,files*,
-// import}. Devices for `lctl dl`: "mdt", "lod" and one "osp" per OST (IN
+// import}; ldlm.namespaces.mdt-FSNAME-MDT0000_UUID.{lock_count,
+// resource_count,lock_timeouts,ast_timeout,cancel_timeout}. Devices for `lctl dl`: "mdt", "lod" and one "osp" per OST (IN
 // while the OST takes no objects).
 //
 // # Locks and goroutines

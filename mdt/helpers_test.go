@@ -14,6 +14,7 @@ import (
 
 	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/layout"
+	"github.com/stria-fs/stria/ldlm"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
 	"github.com/stria-fs/stria/mdt/internal/ostfake"
@@ -105,6 +106,7 @@ type env struct {
 	node   *obd.Node
 	srv    *Server
 	cli    *ptlrpc.Import
+	cb     *ldlm.CallbackServer // lockClient's callback service
 	tweak  func(*Config)
 	sync   bool // fsync the store (benchmarks)
 	quiet  bool // no logs (benchmarks)

@@ -215,14 +215,23 @@ func (s *Server) reapExports() {
 		live[e.Handle] = true
 	}
 	var gone []*exportState
+	var goneExps []*ptlrpc.Export
 	s.mu.Lock()
 	for exp, st := range s.exports {
 		if !live[exp.Handle()] {
 			delete(s.exports, exp)
 			gone = append(gone, st)
+			goneExps = append(goneExps, exp)
 		}
 	}
 	s.mu.Unlock()
+	// A departed client's locks go with it: its flocks get no blocking
+	// callback that would find it gone.
+	for _, exp := range goneExps {
+		if s.ns.EvictExport(exp) {
+			s.log.Info("dropped the locks of a departed client")
+		}
+	}
 	for _, st := range gone {
 		st.mu.Lock()
 		st.dead = true

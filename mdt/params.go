@@ -118,6 +118,8 @@ func (s *Server) addParams() {
 	add(mdtName+".filestotal", statfs(func(_, _, _, _, files, _ uint64) uint64 { return files }))
 	add(mdtName+".filesfree", statfs(func(_, _, _, _, _, ffree uint64) uint64 { return ffree }))
 
+	s.addLockParamsLocked(add)
+
 	add(lodName+".uuid", str(func() string { return s.lod.Name() + "_UUID" }))
 	add(lodName+".numobd", u64(func() uint64 { return uint64(s.lod.NumOSTs()) }))
 	add(lodName+".activeobd", u64(func() uint64 { return uint64(s.lod.ActiveOSTs()) }))

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stria-fs/stria/layout"
+	"github.com/stria-fs/stria/ldlm"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/mdt/lod"
 	"github.com/stria-fs/stria/mdt/mdd"
@@ -47,6 +48,7 @@ type Server struct {
 	lod   *lod.LOD
 	tgt   *ptlrpc.Target
 	svc   *ptlrpc.Service
+	ns    *ldlm.Namespace // the target's locks (ldlm.go)
 	stats mdStats
 
 	mgc    MGC
@@ -95,8 +97,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
+	if err := s.startNamespace(); err != nil {
+		s.cancel()
+		_ = s.store.Close()
+		return nil, err
+	}
 	if err := s.startService(ctx); err != nil {
 		s.cancel()
+		_ = s.ns.Close()
 		_ = s.store.Close()
 		return nil, err
 	}
@@ -145,7 +153,7 @@ func (s *Server) openStore(ctx context.Context) error {
 }
 
 func (s *Server) startService(ctx context.Context) error {
-	tgt, err := ptlrpc.NewTarget(ptlrpc.TargetConfig{Name: s.name, Handlers: s.handlers(),
+	tgt, err := ptlrpc.NewTarget(ptlrpc.TargetConfig{Name: s.name, Handlers: s.withLockHandlers(s.handlers()),
 		LastCommitted: s.store.LastCommitted, Errnos: errnoTable()})
 	if err != nil {
 		return fmt.Errorf("mdt: %w", err)
@@ -223,6 +231,7 @@ func (s *Server) WaitOSTs(ctx context.Context, n int) error {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.svc.Close()
+		_ = s.ns.Close()
 		s.mu.Lock()
 		s.closing = true
 		devs := make([]*osp.Device, 0, len(s.osps))

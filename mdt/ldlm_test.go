@@ -1,0 +1,98 @@
+package mdt
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/stria-fs/stria/ldlm"
+	"github.com/stria-fs/stria/lnet"
+	"github.com/stria-fs/stria/ptlrpc"
+	"github.com/stria-fs/stria/wire"
+)
+
+// lockClient is a second client of the env's MDT with a lock namespace.
+func (e *env) lockClient(uuid string) (*ptlrpc.Import, *ldlm.Client) {
+	e.t.Helper()
+	imp, err := ptlrpc.NewImport(ptlrpc.ImportConfig{Target: "testfs-MDT0000", NIDs: []lnet.NID{lnet.LoNID(1)},
+		LNet: e.cliLN, RequestPortal: wire.MDSRequestPortal, ReplyPortal: wire.MDCReplyPortal,
+		BulkPortal: wire.MDSBulkPortal, ConnectOpcode: wire.MDSConnect, ClientUUID: uuid,
+		ConnectTimeout: 500 * time.Millisecond, ReconnectBackoff: 20 * time.Millisecond, PingInterval: -1,
+		AT: testAT, Logger: zaptest.NewLogger(e.t).Named(uuid)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, waitLimit)
+	defer cancel()
+	if err := imp.Connect(cctx); err != nil {
+		e.t.Fatal(err)
+	}
+	cl, err := ldlm.NewClient(ldlm.ClientConfig{Name: "testfs-MDT0000-mdc-" + uuid, Import: imp,
+		Callbacks: e.cbs(), Logger: zaptest.NewLogger(e.t).Named(uuid + "-ldlm")})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return imp, cl
+}
+
+// cbs returns the client node's callback service, started at first use.
+func (e *env) cbs() *ldlm.CallbackServer {
+	e.t.Helper()
+	if e.cb == nil {
+		cb, err := ldlm.StartCallbackServer(ctx, ldlm.CallbackConfig{LNet: e.cliLN, AT: testAT,
+			Logger: zaptest.NewLogger(e.t).Named("cbs")})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.cb = cb
+		e.t.Cleanup(func() { _ = cb.Close() })
+	}
+	return e.cb
+}
+
+// Flocks of two clients on the MDT's namespace exclude each other; the
+// flocks of a client whose export goes are dropped, and the namespace's
+// parameters are registered.
+func TestFlockAcrossClients(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t, 1)
+	rep, err := e.create(wire.RootFID, "f", nil)
+	mustOK(t, "create", err)
+	res := wire.ResIDOfFID(rep.FID)
+	impA, a := e.lockClient("client-a")
+	impB, b := e.lockClient("client-b")
+	defer func() { _ = b.Close(ctx); _ = impB.Close() }()
+	wr := ldlm.Flock{Mode: wire.LockPW, Start: 0, End: wire.LockEOF, PID: 10, Owner: 1}
+	if _, err := a.Flock(ctx, res, ldlm.FlockSet, wr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Flock(ctx, res, ldlm.FlockSet, wr); !errors.Is(err, ldlm.ErrWouldBlock) {
+		t.Fatalf("conflicting flock: %v", err)
+	}
+	vals, err := e.node.Params.Get("ldlm.namespaces.mdt-testfs-MDT0000_UUID.lock_count")
+	if err != nil || len(vals) != 1 || vals[0].Value != "1" {
+		t.Fatalf("lock_count: %v %v", vals, err)
+	}
+	// b waits; a goes away without unlocking (its export is evicted):
+	// b gets the lock.
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Flock(ctx, res, ldlm.FlockWait, wr)
+		done <- err
+	}()
+	waitFor(t, "b waiting", func() bool { return e.srv.Namespace().Stats().Waiting == 1 })
+	if !e.srv.Target().Evict("client-a") {
+		t.Fatal("client-a unknown")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("F_SETLKW after the holder left: %v", err)
+	}
+	_ = a.Close(ctx)
+	_ = impA.Close()
+	if err := e.srv.Namespace().Check(); err != nil {
+		t.Fatal(err)
+	}
+}
