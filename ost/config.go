@@ -79,6 +79,11 @@ type Config struct {
 	// for grant accounting and departed clients' grants are released
 	// (default 1 s). Every write refreshes its target's free space too.
 	StatFSInterval time.Duration
+	// ASTTimeout is how long a client has to answer a lock callback
+	// (Lustre's ldlm_timeout, 20 s for OSTs) and CancelTimeout how long
+	// it then has to cancel the lock (100 s); one that misses either is
+	// evicted. Zero: those defaults.
+	ASTTimeout, CancelTimeout time.Duration
 }
 
 // Validate checks cfg and fills defaults.
@@ -92,7 +97,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: negative thread count", ErrConfig)
 	case c.Capacity < 0 || c.MaxOpenFiles < 0:
 		return fmt.Errorf("%w: negative capacity or open file limit", ErrConfig)
-	case c.RegisterRetry < 0 || c.StatFSInterval < 0:
+	case c.RegisterRetry < 0 || c.StatFSInterval < 0 || c.ASTTimeout < 0 || c.CancelTimeout < 0:
 		return fmt.Errorf("%w: negative interval", ErrConfig)
 	}
 	if err := checkNodes("mgsnode", c.MGSNodes); err != nil {

@@ -97,6 +97,23 @@
 // loop is the ping evictor: a client silent for Config.EvictIdle (150 s
 // by default; clients ping every 25 s) is evicted.
 //
+// # Extent locks
+//
+// Each OST runs an ldlm.Namespace (ldlm.go), "filter-NAME_UUID", serving
+// EXTENT and PLAIN locks on its objects over LDLM_ENQUEUE/LDLM_CANCEL on
+// both services. Clients cache object data only under these locks:
+// reading under PR, writing (and keeping dirty data) under PW; the
+// namespace grows an uncontended request to [0, EOF]. The lock value
+// block of an object is its size, blocks and times from the store. A
+// getattr glimpses the holder of the write lock reaching furthest
+// (Namespace.Glimpse) and merges the size it reports, so a stat elsewhere
+// sees data a client has not written back yet. A client that misses a
+// callback (Config.ASTTimeout, then Config.CancelTimeout to cancel) loses
+// its locks, then its export; a client evicted as idle, or connecting
+// with a new export, loses the locks of the old one. The server trusts
+// clients to lock before I/O: OST_READ/OST_WRITE/OST_PUNCH carry no lock
+// handle (Lustre's lockless and server-locked I/O are not done).
+//
 // # Statistics, parameters, fail points
 //
 // The server registers in its obd.Node: `lctl dl` devices "ost OSS" and
@@ -117,7 +134,8 @@
 // started: the services' (owned by ptlrpc, stopped by Close), the MGS
 // client's (closed by Close), the maintenance loop and the registration
 // loop (stopped by Close through Server.ctx, waited for by Server.wg).
-// Locks, outermost first:
+// The lock namespaces own their goroutines and are closed after the
+// services. Locks, outermost first:
 //
 //	target.grantMu (Connect hook, grant handouts, release of departed clients)
 //	→ grant.Grants' lock → ptlrpc.Target's lock (Exports snapshot)

@@ -48,6 +48,9 @@ func (t *target) handlers() map[wire.Opcode]ptlrpc.Handler {
 		wire.OSTGetInfo: t.getInfo,
 		wire.OSTSetInfo: t.setInfo,
 	}
+	for op, h := range t.lockHandlers() {
+		hs[op] = h
+	}
 	for op, h := range hs {
 		hs[op] = t.counted(op, h)
 	}
@@ -214,6 +217,7 @@ func (t *target) getattr(ctx context.Context, r *ptlrpc.Request) error {
 	if err != nil {
 		return err
 	}
+	t.glimpseSize(ctx, req.FID, &rep.Attr)
 	r.ReplyBody(rep)
 	return nil
 }

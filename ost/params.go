@@ -47,6 +47,9 @@ func (s *Server) addParams() {
 		tree.AddUint(p+"num_exports", func() uint64 { return uint64(len(t.ptl.Exports())) })
 		tree.Add(p+"uuid", obd.Param{Get: func() string { return t.label.UUID }})
 		tree.Add(p+"last_id", obd.Param{Get: t.lastIDs})
+		for _, lp := range t.ns.Params() {
+			tree.Add("ldlm.namespaces."+t.ns.Name()+"."+lp.Name, obd.Param{Get: lp.Get, Set: lp.Set})
+		}
 		s.node.AddDevice(obd.Device{Type: "obdfilter", Name: t.name, UUID: t.label.UUID, Status: s.status,
 			Refs: func() int { return 2 + len(t.ptl.Exports()) }})
 	}
@@ -72,6 +75,7 @@ func (s *Server) removeParams() {
 	tree := s.node.Params
 	for _, t := range s.targets {
 		tree.Remove("obdfilter." + t.name)
+		tree.Remove("ldlm.namespaces." + t.ns.Name())
 		s.node.RemoveDevice(t.name)
 	}
 	tree.Remove("ost.OSS")

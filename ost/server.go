@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/stria-fs/stria/ldlm"
 	"github.com/stria-fs/stria/mgc"
 	"github.com/stria-fs/stria/obd"
 	"github.com/stria-fs/stria/ost/grant"
@@ -63,6 +64,7 @@ type target struct {
 	store  osd.Store
 	ptl    *ptlrpc.Target
 	grants *grant.Grants
+	ns     *ldlm.Namespace // the target's extent locks
 	stats  opStats
 	log    *zap.Logger
 
@@ -174,10 +176,15 @@ func (s *Server) openTarget(dir string, byIndex map[uint32]string) (*target, err
 	t := &target{srv: s, name: l.Name(), label: l, params: params, store: store, grants: g, log: log,
 		holders: map[string]struct{}{}}
 	t.stats.clear()
+	if t.ns, err = t.newNamespace(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	t.ptl, err = ptlrpc.NewTarget(ptlrpc.TargetConfig{
 		Name: t.name, Handlers: t.handlers(), Connect: t.connect, Flags: supportedFlags, Errnos: errnos(),
 	})
 	if err != nil {
+		t.ns.Close()
 		store.Close()
 		return nil, err
 	}
@@ -249,6 +256,7 @@ func (s *Server) shutdown() error {
 func (s *Server) closeStores() error {
 	var errs []error
 	for _, t := range s.targets {
+		t.ns.Close() // after the services: no enqueue comes in any more
 		if err := t.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("ost: close %s: %w", t.name, err))
 		}
@@ -313,6 +321,7 @@ func (t *target) evictIdle(idle time.Duration) {
 	for _, c := range t.ptl.EvictIdle(idle) {
 		t.log.Warn("haven't heard from client in too long: I think it's dead, and I am evicting it",
 			zap.String("client", c), zap.Duration("idle", idle))
+		t.ns.EvictClient(c)
 	}
 }
 
@@ -336,6 +345,7 @@ func (t *target) connect(_ context.Context, exp *ptlrpc.Export, req *wire.Connec
 		return syscall.ESHUTDOWN
 	}
 	if !reconnect {
+		t.ns.EvictClient(req.ClientUUID) // the locks of its previous export died with it
 		t.grantMu.Lock()
 		if n := t.grants.Release(req.ClientUUID); n > 0 {
 			t.log.Debug("grant of a previous connection released", zap.String("client", req.ClientUUID), zap.Int64("grant", n))
