@@ -26,7 +26,18 @@ const (
 	// Binaries runs every daemon and client as a separate process of the
 	// built binaries, on loopback TCP, with real FUSE mounts.
 	Binaries Runner = iota
+	// InProcess runs every server and client in the test process, each on
+	// an LNet node of its own over one lolnd fabric, with real FUSE mounts
+	// (client/fusefs): fast, and the race detector sees the servers.
+	InProcess
 )
+
+func (r Runner) String() string {
+	if r == InProcess {
+		return "InProcess"
+	}
+	return "Binaries"
+}
 
 // Options describe a cluster. Zero fields take the defaults named.
 type Options struct {
@@ -92,10 +103,11 @@ type Cluster struct {
 	port   int
 
 	mu      sync.Mutex // serialises the methods that start and stop processes
-	mgs     *proc
+	mgs     *proc      // Binaries: the processes
 	mds     *proc
 	oss     []*proc
 	clients []*proc
+	ip      *inproc // InProcess: the servers and clients
 	closed  bool
 }
 
@@ -108,9 +120,6 @@ func New(t testing.TB, o Options) *Cluster {
 		t.Skipf("cluster: FUSE is not available on this machine (/dev/fuse: %v)", err)
 	}
 	o.defaults()
-	if o.Runner != Binaries {
-		t.Fatalf("cluster: runner %d is not implemented", o.Runner)
-	}
 	c := &Cluster{t: t, o: o, bin: BinDir(t), dir: t.TempDir()}
 	// Other users reach the mounts (permission tests run as nobody).
 	for _, d := range []string{c.dir, filepath.Dir(c.dir)} {
@@ -138,25 +147,33 @@ func New(t testing.TB, o Options) *Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	if err := c.format(); err != nil {
-		t.Fatal(err)
-	}
-	c.makeProcs()
-	if err := c.startServers(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range c.clients {
+	for i := range o.Clients {
 		if err := os.MkdirAll(c.Mount(i), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.Runner == InProcess {
+		c.ip = newInproc(c)
+	} else if err := c.format(); err != nil {
+		t.Fatal(err)
+	} else {
+		c.makeProcs()
+	}
+	if err := c.startServers(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range o.Clients {
 		if err := c.startClient(i); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("cluster %s: MGS %s, %d OSS x %d OST, %d client(s), port %d, logs in %s",
-		o.FSName, c.MGSNID(), o.OSSs, o.OSTsPerOSS, o.Clients, c.port, filepath.Join(c.dir, "log"))
+	t.Logf("cluster %s (%v): MGS %s, %d OSS x %d OST, %d client(s), logs in %s",
+		o.FSName, o.Runner, c.MGSNID(), o.OSSs, o.OSTsPerOSS, o.Clients, filepath.Join(c.dir, "log"))
 	return c
 }
+
+// Runner is how the cluster runs.
+func (c *Cluster) Runner() Runner { return c.o.Runner }
 
 // FSName is the file system's name.
 func (c *Cluster) FSName() string { return c.o.FSName }
@@ -171,8 +188,17 @@ func (c *Cluster) Addr(host int) string { return ip(c.prefix, host) }
 // Port is the TCP port every node of the cluster listens on.
 func (c *Cluster) Port() int { return c.port }
 
+// NID is the NID of host number host: "127.X.Y.host@tcp" (Binaries) or
+// "host@lo" (InProcess).
+func (c *Cluster) NID(host int) string {
+	if c.o.Runner == InProcess {
+		return strconv.Itoa(host) + "@lo"
+	}
+	return c.Addr(host) + "@tcp"
+}
+
 // MGSNID is the MGS's NID, "127.X.Y.1@tcp".
-func (c *Cluster) MGSNID() string { return c.Addr(hostMGS) + "@tcp" }
+func (c *Cluster) MGSNID() string { return c.NID(hostMGS) }
 
 // Spec is the mount spec, "127.X.Y.1@tcp:/FSNAME".
 func (c *Cluster) Spec() string { return c.MGSNID() + ":/" + c.o.FSName }
@@ -258,7 +284,7 @@ func (c *Cluster) format() error {
 		return err
 	}
 	mdt := []string{"format", "--dir", filepath.Join(c.dir, "mdt0"), "--fsname", c.o.FSName, "--index", "0",
-		"--mgsnode", c.MGSNID(), "--servicenode", c.Addr(hostMDS) + "@tcp"}
+		"--mgsnode", c.MGSNID(), "--servicenode", c.NID(hostMDS)}
 	if c.o.StripeCount != 0 {
 		mdt = append(mdt, "--param", "lov.stripecount="+strconv.Itoa(c.o.StripeCount))
 	}
@@ -272,7 +298,7 @@ func (c *Cluster) format() error {
 		for j := range c.o.OSTsPerOSS {
 			idx := i*c.o.OSTsPerOSS + j
 			args := []string{"format", "--dir", c.OSTDir(idx), "--fsname", c.o.FSName, "--index", strconv.Itoa(idx),
-				"--mgsnode", c.MGSNID(), "--servicenode", c.Addr(hostOSS+i) + "@tcp"}
+				"--mgsnode", c.MGSNID(), "--servicenode", c.NID(hostOSS + i)}
 			if c.o.OSTCapacity > 0 {
 				args = append(args, "--capacity", strconv.FormatInt(c.o.OSTCapacity, 10))
 			}
@@ -326,6 +352,9 @@ func (c *Cluster) mdsSock() string { return c.sock("mds-" + c.o.FSName + "-MDT00
 // startServers starts the MGS, the MDS and every OSS, and waits until the
 // MDS can allocate objects on every OST.
 func (c *Cluster) startServers() error {
+	if c.ip != nil {
+		return c.ip.startServers()
+	}
 	ctx := context.Background()
 	if err := c.mgs.start(c.Env()); err != nil {
 		return err
@@ -352,6 +381,19 @@ func (c *Cluster) startServers() error {
 	return c.waitMDSOSTs(ctx)
 }
 
+// mdsAlive is nil while the MDS runs, else why not.
+func (c *Cluster) mdsAlive() error {
+	if c.ip != nil {
+		return nil
+	}
+	select {
+	case <-c.mds.done:
+		return fmt.Errorf("mds exited (%v):\n%s", c.mds.waitErr, tail(c.mds.log, 20))
+	default:
+		return nil
+	}
+}
+
 // waitMDSOSTs waits until the MDS has an active proxy with precreated
 // objects for every OST.
 func (c *Cluster) waitMDSOSTs(ctx context.Context) error {
@@ -364,11 +406,13 @@ func (c *Cluster) waitMDSOSTs(ctx context.Context) error {
 			return nil
 		}
 		last = why
+		if err := c.mdsAlive(); err != nil {
+			return err
+		}
 		select {
-		case <-c.mds.done:
-			return fmt.Errorf("mds exited (%v):\n%s", c.mds.waitErr, tail(c.mds.log, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("the MDS did not get every OST ready within %v: %s\n%s", readyTimeout, last, tail(c.mds.log, 20))
+			return fmt.Errorf("the MDS did not get every OST ready within %v: %s\n%s", readyTimeout, last,
+				tail(c.logFile("mds"), 20))
 		case <-time.After(pollInterval):
 		}
 	}
@@ -417,6 +461,13 @@ func (c *Cluster) mdsOSTsReady(ctx context.Context) (bool, string) {
 // startClient mounts client i and waits until its df answers for every
 // target.
 func (c *Cluster) startClient(i int) error {
+	if c.ip != nil {
+		sock, err := c.ip.mount(i)
+		if err != nil {
+			return err
+		}
+		return c.clientReady(context.Background(), "client"+strconv.Itoa(i), sock, func() error { return nil })
+	}
 	p := c.clients[i]
 	if err := p.start(c.Env()); err != nil {
 		return err
@@ -426,6 +477,18 @@ func (c *Cluster) startClient(i int) error {
 	if err := p.waitSocket(ctx, sock, client.CmdMount); err != nil {
 		return err
 	}
+	return c.clientReady(ctx, p.name, sock, func() error {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited (%v):\n%s", p.name, p.waitErr, tail(p.log, 20))
+		default:
+			return nil
+		}
+	})
+}
+
+// clientReady waits until the client at sock answers df for every target.
+func (c *Cluster) clientReady(ctx context.Context, name, sock string, alive func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	want := 1 + c.OSTs()
@@ -437,7 +500,7 @@ func (c *Cluster) startClient(i int) error {
 		if err == nil {
 			var ts []client.Target
 			if err := json.Unmarshal([]byte(out), &ts); err != nil {
-				return fmt.Errorf("%s: df: %w", p.name, err)
+				return fmt.Errorf("%s: df: %w", name, err)
 			}
 			active := 0
 			for _, t := range ts {
@@ -452,11 +515,13 @@ func (c *Cluster) startClient(i int) error {
 		} else {
 			last = err.Error()
 		}
+		if err := alive(); err != nil {
+			return err
+		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited (%v):\n%s", p.name, p.waitErr, tail(p.log, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("%s: not every target usable within %v: %s\n%s", p.name, readyTimeout, last, tail(p.log, 20))
+			return fmt.Errorf("%s: not every target usable within %v: %s\n%s", name, readyTimeout, last,
+				tail(c.logFile(name), 20))
 		case <-time.After(pollInterval):
 		}
 	}

@@ -9,12 +9,23 @@
 //
 // # Runners
 //
-// Tests are written once against Cluster. The Binaries runner (the only
-// one so far; an in-process runner over lolnd is future work) builds
-// stria-mgs, stria-mds, stria-oss, stria-client, lfs and lctl once per test
-// process (go build into a temporary directory, removed by Main) and runs
-// every daemon and client as a separate process, each with its own
-// address on the loopback network, exactly as `make up` does.
+// Tests are written once against Cluster and run on both runners:
+//
+//   - Binaries builds stria-mgs, stria-mds, stria-oss, stria-client, lfs
+//     and lctl once per test process (go build into a temporary
+//     directory, removed by Main) and runs every daemon and client as a
+//     separate process, each with its own address on the loopback network,
+//     exactly as `make up` does.
+//   - InProcess runs the same topology in the test process with the
+//     libraries: every server and client on an LNet node of its own (host
+//     number N is N@lo) over one lolnd fabric, each with its obd node and
+//     control socket, and real FUSE mounts through client/fusefs. It
+//     starts in about a second, and under -race the race detector watches
+//     the servers and the client serving real system calls. KillOSS cuts
+//     the OSS's network and then closes it (a process cannot be killed).
+//
+// Cases that exercise the binaries themselves (mount helpers, command
+// lines) check Runner().
 //
 // # Isolation
 //

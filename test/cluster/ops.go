@@ -15,13 +15,20 @@ import (
 func (c *Cluster) StopOSS(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.ip != nil {
+		return c.ip.stop(c.ip.oss[i], false)
+	}
 	return c.oss[i].stop(stopTimeout)
 }
 
-// KillOSS kills OSS i with SIGKILL, as a crash.
+// KillOSS kills OSS i with SIGKILL, as a crash (InProcess: its network
+// goes first, then the server closes).
 func (c *Cluster) KillOSS(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.ip != nil {
+		return c.ip.stop(c.ip.oss[i], true)
+	}
 	if !c.oss[i].running() {
 		return fmt.Errorf("oss%d is not running", i)
 	}
@@ -34,6 +41,12 @@ func (c *Cluster) KillOSS(i int) error {
 func (c *Cluster) StartOSS(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.ip != nil {
+		if err := c.ip.startOSS(i); err != nil {
+			return err
+		}
+		return c.waitMDSOSTs(context.Background())
+	}
 	p := c.oss[i]
 	if p.running() {
 		return fmt.Errorf("oss%d is running", i)
@@ -62,10 +75,17 @@ func (c *Cluster) Unmount(i int) error {
 func (c *Cluster) Remount(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.clients[i].running() {
+	if c.mounted(i) {
 		return fmt.Errorf("client%d is mounted", i)
 	}
 	return c.startClient(i)
+}
+
+func (c *Cluster) mounted(i int) bool {
+	if c.ip != nil {
+		return c.ip.clients[i].up
+	}
+	return c.clients[i].running()
 }
 
 // RestartAll unmounts every client, stops every daemon (MDS, OSSs, MGS),
@@ -74,8 +94,8 @@ func (c *Cluster) RestartAll() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
-	for i := range c.clients {
-		if c.clients[i].running() {
+	for i := range c.o.Clients {
+		if c.mounted(i) {
 			errs = append(errs, c.unmount(i))
 		}
 	}
@@ -86,7 +106,7 @@ func (c *Cluster) RestartAll() error {
 	if err := c.startServers(); err != nil {
 		return err
 	}
-	for i := range c.clients {
+	for i := range c.o.Clients {
 		if err := c.startClient(i); err != nil {
 			return err
 		}
@@ -95,6 +115,9 @@ func (c *Cluster) RestartAll() error {
 }
 
 func (c *Cluster) unmount(i int) error {
+	if c.ip != nil {
+		return c.ip.unmount(i)
+	}
 	p := c.clients[i]
 	if !p.running() {
 		return p.exitErr()
@@ -121,6 +144,9 @@ func (c *Cluster) unmount(i int) error {
 
 // stopServers stops the MDS, the OSSs and the MGS, in that order.
 func (c *Cluster) stopServers() []error {
+	if c.ip != nil {
+		return c.ip.stopServers()
+	}
 	var errs []error
 	errs = append(errs, c.mds.stop(stopTimeout))
 	for _, p := range c.oss {
@@ -146,10 +172,10 @@ func (c *Cluster) Close() {
 		}
 	}
 	var errs []error
-	for i := range c.clients {
-		errs = append(errs, c.unmount(i))
-	}
-	if c.mds != nil {
+	if c.ip != nil || c.mds != nil {
+		for i := range c.o.Clients {
+			errs = append(errs, c.unmount(i))
+		}
 		errs = append(errs, c.stopServers()...)
 	}
 	for _, err := range errs {
@@ -167,11 +193,15 @@ func (c *Cluster) Close() {
 // through every mount and lctl dl lists every target UP. It checks only
 // when every process runs (a test may leave an OSS down).
 func (c *Cluster) check() []error {
-	procs := append([]*proc{c.mgs, c.mds}, c.oss...)
-	procs = append(procs, c.clients...)
-	for _, p := range procs {
-		if p == nil || !p.running() {
-			return nil
+	if c.ip != nil && !c.ip.running() {
+		return nil
+	}
+	if c.ip == nil {
+		procs := append([]*proc{c.mgs, c.mds}, c.oss...)
+		for _, p := range append(procs, c.clients...) {
+			if p == nil || !p.running() {
+				return nil
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

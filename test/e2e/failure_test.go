@@ -18,8 +18,14 @@ import (
 // close, not silent loss; after the file is removed the space is usable
 // again.
 func TestENOSPC(t *testing.T) {
+	for _, r := range runners {
+		t.Run(r.String(), func(t *testing.T) { testENOSPC(t, r) })
+	}
+}
+
+func testENOSPC(t *testing.T, r cluster.Runner) {
 	const capacity = 24 << 20
-	c := cluster.New(t, cluster.Options{OSSs: 1, OSTsPerOSS: 1, OSTCapacity: capacity})
+	c := cluster.New(t, cluster.Options{OSSs: 1, OSTsPerOSS: 1, OSTCapacity: capacity, Runner: r})
 	p := filepath.Join(c.Mount(0), "big")
 	f, err := os.Create(p)
 	must(t, "create", err)

@@ -84,7 +84,12 @@ func (tr tree) check(t *testing.T, c *cluster.Cluster, i int, when string) {
 // does stopping every daemon and starting them again; and new files are
 // made and found after that.
 func TestRestart(t *testing.T) {
-	c := cluster.New(t, cluster.Options{})
+	for _, r := range runners {
+		t.Run(r.String(), func(t *testing.T) { testRestart(t, cluster.New(t, cluster.Options{Runner: r})) })
+	}
+}
+
+func testRestart(t *testing.T, c *cluster.Cluster) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))

@@ -6,21 +6,38 @@ import (
 	"github.com/stria-fs/stria/test/cluster"
 )
 
+// runners are the harness's runners; tests written once run on each.
+var runners = []cluster.Runner{cluster.Binaries, cluster.InProcess}
+
+// binariesOnly skips a case that exercises the binaries themselves (mount
+// helpers, daemons' command lines), which the InProcess runner has not.
+func binariesOnly(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	if c.Runner() != cluster.Binaries {
+		t.Skip("exercises the binaries; not applicable to the InProcess runner")
+	}
+}
+
 // TestShared runs the cases that do not disturb the cluster on one
-// cluster (two OSSs with two OSTs each, two clients), each case in a
-// directory of its own: starting a cluster costs seconds, a case
+// cluster per runner (two OSSs with two OSTs each, two clients), each case
+// in a directory of its own: starting a cluster costs seconds, a case
 // milliseconds.
 func TestShared(t *testing.T) {
-	c := cluster.New(t, cluster.Options{Clients: 2})
-	helper := helperBinary(t, c.Dir())
-	t.Run("POSIX", func(t *testing.T) { runPOSIX(t, c, helper) })
-	t.Run("Integrity", func(t *testing.T) { runIntegrity(t, c) })
-	t.Run("TwoClients", func(t *testing.T) { testTwoClients(t, c) })
-	t.Run("Lfs", func(t *testing.T) { testLfs(t, c) })
-	t.Run("SetstripeRefused", func(t *testing.T) { testSetstripeRefused(t, c) })
-	t.Run("Lctl", func(t *testing.T) { testLctl(t, c) })
-	t.Run("MountErrors", func(t *testing.T) { testMountErrors(t, c) })
-	t.Run("MountHelper", func(t *testing.T) { testMountHelper(t, c) })
-	t.Run("LockedTargets", func(t *testing.T) { testLockedTargets(t, c) })
-	t.Run("Signals", func(t *testing.T) { testSignals(t, c, helper) })
+	for _, r := range runners {
+		t.Run(r.String(), func(t *testing.T) {
+			skipKnownRace(t, r.String()+"/Shared")
+			c := cluster.New(t, cluster.Options{Clients: 2, Runner: r})
+			helper := helperBinary(t, c.Dir())
+			t.Run("POSIX", func(t *testing.T) { runPOSIX(t, c, helper) })
+			t.Run("Integrity", func(t *testing.T) { runIntegrity(t, c) })
+			t.Run("TwoClients", func(t *testing.T) { testTwoClients(t, c) })
+			t.Run("Lfs", func(t *testing.T) { testLfs(t, c) })
+			t.Run("SetstripeRefused", func(t *testing.T) { testSetstripeRefused(t, c) })
+			t.Run("Lctl", func(t *testing.T) { testLctl(t, c) })
+			t.Run("MountErrors", func(t *testing.T) { binariesOnly(t, c); testMountErrors(t, c) })
+			t.Run("MountHelper", func(t *testing.T) { binariesOnly(t, c); testMountHelper(t, c) })
+			t.Run("LockedTargets", func(t *testing.T) { binariesOnly(t, c); testLockedTargets(t, c) })
+			t.Run("Signals", func(t *testing.T) { testSignals(t, c, helper) })
+		})
+	}
 }

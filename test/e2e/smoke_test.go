@@ -15,7 +15,12 @@ import (
 // TestSmoke starts the topology (two OSSs with two OSTs each),
 // writes a file striped over every OST and reads it back.
 func TestSmoke(t *testing.T) {
-	c := cluster.New(t, cluster.Options{})
+	for _, r := range runners {
+		t.Run(r.String(), func(t *testing.T) { testSmoke(t, cluster.New(t, cluster.Options{Runner: r})) })
+	}
+}
+
+func testSmoke(t *testing.T, c *cluster.Cluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f := filepath.Join(c.Mount(0), "f")

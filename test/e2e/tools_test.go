@@ -138,20 +138,20 @@ func testSetstripeRefused(t *testing.T, c *cluster.Cluster) {
 func testLctl(t *testing.T, c *cluster.Cluster) {
 	nids := lctlOK(t, c, "list_nids")
 	for _, h := range []int{1, 2, 3, 4, 100, 101} {
-		if want := c.Addr(h) + "@tcp"; !strings.Contains(nids, want) {
+		if want := c.NID(h); !strings.Contains(nids, want) {
 			t.Errorf("list_nids lacks %s:\n%s", want, nids)
 		}
 	}
-	mds := c.Addr(2) + "@tcp"
+	mds := c.NID(2)
 	if out := lctlOK(t, c, "ping", mds); !strings.Contains(out, "12345-"+mds) {
 		t.Errorf("ping %s:\n%s", mds, out)
 	}
-	if out, errOut, code := c.Lctl(tctx(t), "ping", c.Addr(cluster.HostUnused)+"@tcp", "1"); code == 0 {
+	if out, errOut, code := c.Lctl(tctx(t), "ping", c.NID(cluster.HostUnused), "1"); code == 0 {
 		t.Errorf("ping of an address nobody answers succeeded: %s", out)
 	} else if !strings.Contains(errOut, "ping") {
 		t.Errorf("failed ping says %q", errOut)
 	}
-	if out := lctlOK(t, c, "net", "show"); !strings.Contains(out, "net type: tcp") || !strings.Contains(out, "nid: "+mds) {
+	if out := lctlOK(t, c, "net", "show"); !strings.Contains(out, "net type: ") || !strings.Contains(out, "nid: "+mds) {
 		t.Errorf("net show:\n%s", out)
 	}
 	dl := lctlOK(t, c, "dl")
