@@ -84,3 +84,12 @@ func mountedAt(t testing.TB, dir string) bool {
 	}
 	return false
 }
+
+// needRoot skips a case that acts as other users or makes mount
+// namespaces, which only root may; make test runs as root.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (other users' credentials, mount namespaces); make test runs as root")
+	}
+}

@@ -129,6 +129,7 @@ func testMountHelper(t *testing.T, c *cluster.Cluster) {
 // /usr/sbin (/sbin) is a directory holding only mount.stria: mount(8) finds
 // its helper there without the test installing anything on the machine.
 func testMountT(t *testing.T, c *cluster.Cluster, dir, rel, opts string) {
+	needRoot(t)
 	for _, tool := range []string{"unshare", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s: %v (util-linux)", tool, err)

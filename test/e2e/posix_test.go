@@ -514,6 +514,7 @@ func testNameTooLong(t *testing.T, e posixEnv) {
 // testPermissions runs operations as nobody (65534) against files of root:
 // the MDT checks the caller's credentials.
 func testPermissions(t *testing.T, e posixEnv) {
+	needRoot(t)
 	const nobody = 65534
 	must(t, "write", os.WriteFile(e.p("secret"), []byte("s"), 0o600))
 	must(t, "write", os.WriteFile(e.p("public"), []byte("p"), 0o644))
