@@ -178,6 +178,17 @@ func (c *Cluster) Close() {
 		}
 		errs = append(errs, c.stopServers()...)
 	}
+	// A mount whose client died stays behind, answering ENOTCONN; detach
+	// it so that the temporary directory can be removed.
+	for i := range c.o.Clients {
+		if isMounted(c.Mount(i)) {
+			if err := syscall.Unmount(c.Mount(i), syscall.MNT_DETACH); err != nil {
+				errs = append(errs, fmt.Errorf("%s left mounted: lazy unmount: %w", c.Mount(i), err))
+			} else {
+				errs = append(errs, fmt.Errorf("%s was left mounted; detached", c.Mount(i)))
+			}
+		}
+	}
 	for _, err := range errs {
 		if err != nil {
 			t.Errorf("cluster teardown: %v", err)
@@ -230,4 +241,18 @@ func (c *Cluster) dumpLogs() {
 	for _, l := range logs {
 		c.t.Logf("--- %s (last 40 lines) ---\n%s", filepath.Base(l), tail(l, 40))
 	}
+}
+
+// isMounted reports whether dir is a mount point (in /proc/self/mounts).
+func isMounted(dir string) bool {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == dir {
+			return true
+		}
+	}
+	return false
 }
