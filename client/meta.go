@@ -9,6 +9,8 @@ import (
 
 	"github.com/stria-fs/stria/client/lov"
 	"github.com/stria-fs/stria/client/mdc"
+	"github.com/stria-fs/stria/ldlm"
+	"github.com/stria-fs/stria/obd"
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -369,3 +371,36 @@ func (fs *FS) StatFS(ctx context.Context) (wire.StatFS, error) {
 
 // now is the client's clock, in ns since the epoch.
 func now() int64 { return time.Now().UnixNano() }
+
+// registerLDLM adds a client lock namespace's parameters,
+// ldlm.namespaces.<name>.{lock_count,lock_unused_count,resource_count,
+// lru_size,lru_max_age,early_lock_cancel}; nil registers nothing.
+func (fs *FS) registerLDLM(c *ldlm.Client) {
+	if c == nil {
+		return
+	}
+	for _, p := range c.Params() {
+		fs.node.Params.Add("ldlm.namespaces."+c.Name()+"."+p.Name, obd.Param{Get: p.Get, Set: p.Set})
+	}
+}
+
+// unregisterLDLM removes what registerLDLM added.
+func (fs *FS) unregisterLDLM(c *ldlm.Client) {
+	if c != nil {
+		fs.node.Params.Remove("ldlm.namespaces." + c.Name())
+	}
+}
+
+// Flock runs one flock(2)/fcntl(2) lock request on fid (ldlm.Client.Flock
+// on the MDT's FLOCK resource of fid): FlockSet fails with an error
+// matching EAGAIN on a conflict, FlockWait waits until granted or ctx ends
+// (then an error matching EINTR, ldlm.ErrInterrupted), FlockTest returns
+// the conflicting lock (mode NL: none). Owners are the caller's lock
+// owner cookies; the MDT scopes them to this client.
+func (fs *FS) Flock(ctx context.Context, fid wire.FID, cmd ldlm.FlockCmd, fl ldlm.Flock) (ldlm.Flock, error) {
+	ctx, m, err := fs.mdcFor(ctx, fid)
+	if err != nil {
+		return ldlm.Flock{}, err
+	}
+	return m.Flock(ctx, fid, cmd, fl)
+}

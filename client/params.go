@@ -155,6 +155,7 @@ func (fs *FS) registerMDCLocked(m *mdc.MDC) {
 	fs.node.AddDevice(obd.Device{Type: "mdc", Name: name, UUID: fs.uuid})
 	fs.node.Params.Add("mdc."+name+".import", obd.Param{Get: func() string { return importYAML(name, m.Info()) }})
 	fs.node.Params.Add("mdc."+name+".stats", statsParam(m.Stats()))
+	fs.registerLDLM(m.Locks())
 }
 
 // registerOSCLocked adds one OSC's parameters and device.
@@ -203,6 +204,7 @@ func (fs *FS) unregister() {
 	for _, m := range fs.lmv.All() {
 		name := fs.mdcName(m.Target())
 		tree.Remove("mdc." + name)
+		fs.unregisterLDLM(m.Locks())
 		fs.node.RemoveDevice(name)
 	}
 	for _, o := range fs.allOSCs() {

@@ -15,5 +15,10 @@
 // Replies alias pooled buffers: everything returned (layouts, xattr
 // values, names) is copied out before the reply is released. Each call is
 // counted by opcode with its latency (Stats, `lctl get_param mdc.*.stats`).
-// The MDC starts no goroutine of its own; Close stops the import's.
+// With Config.Callbacks the MDC has a lock namespace (an ldlm.Client over
+// its import, "FSNAME-MDT0000-mdc-<client uuid>", locks.go): Locks gives it
+// to the client layer, Flock runs flock(2)/fcntl(2) requests on a file's
+// FLOCK resource. The MDC starts no goroutine of its own (the lock
+// namespace owns its workers); Close cancels its locks, then stops the
+// import's.
 package mdc

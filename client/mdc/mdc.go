@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stria-fs/stria/client/internal/rpcstats"
+	"github.com/stria-fs/stria/ldlm"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
@@ -32,6 +33,10 @@ type Config struct {
 	ConnectTimeout   time.Duration
 	ReconnectBackoff time.Duration
 	PingInterval     time.Duration
+	// Callbacks is the process's lock callback service; with it the MDC
+	// has a lock namespace (Locks, Flock), whose hooks are LockHooks.
+	Callbacks *ldlm.CallbackServer
+	LockHooks ldlm.Hooks
 }
 
 // Validate checks c and fills in defaults.
@@ -59,6 +64,7 @@ type MDC struct {
 	imp   *ptlrpc.Import
 	log   *zap.Logger
 	stats *rpcstats.Stats
+	locks *ldlm.Client // nil without Config.Callbacks
 }
 
 // New returns an MDC; Connect starts its import.
@@ -79,8 +85,13 @@ func New(cfg Config) (*MDC, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	return &MDC{cfg: cfg, imp: imp, log: cfg.Logger.With(zap.String("target", cfg.Target)),
-		stats: rpcstats.New()}, nil
+	m := &MDC{cfg: cfg, imp: imp, log: cfg.Logger.With(zap.String("target", cfg.Target)),
+		stats: rpcstats.New()}
+	if err := m.newLocks(); err != nil {
+		_ = imp.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
 // Connect starts the import and waits until it is connected or ctx ends;
@@ -92,8 +103,12 @@ func (m *MDC) Connect(ctx context.Context) error {
 	return nil
 }
 
-// Close disconnects and fails calls in progress with ErrClosed.
-func (m *MDC) Close() error { return m.imp.Close() }
+// Close cancels the MDC's locks (best effort), disconnects and fails
+// calls in progress with ErrClosed.
+func (m *MDC) Close() error {
+	m.closeLocks()
+	return m.imp.Close()
+}
 
 // Target returns the MDT's name.
 func (m *MDC) Target() string { return m.cfg.Target }
