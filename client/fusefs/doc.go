@@ -49,6 +49,22 @@
 // file ends now, one at a time through this client (node.appendMu).
 // Appends from several clients at once are ordered only under locks (#4).
 //
+// # Record locks
+//
+// A Backend that is also a Locker (*client.FS: FLOCK locks on the MDT)
+// gets flock(2) and fcntl(2) locks (EnableLocks; lock.go): F_GETLK,
+// F_SETLK, F_SETLKW and flock (FUSE_LK_FLOCK: the whole file, owned by the
+// open file) go to it with the kernel's lock owner. F_SETLKW waits on the
+// request's own context, not opContext's: a signal ends the wait at once
+// (EINTR) and the backend cancels it. The kernel then keeps no lock
+// itself, so release is the adapter's: a FLUSH (every close(2)) drops the
+// closing owner's POSIX locks on the file — go-fuse does not hand FLUSH's
+// lock owner to the node, so a wrapper of the raw file system notes it by
+// caller thread — and a RELEASE drops the open file's flock. The kernel
+// sends RELEASE after close(2) returns, so a flock is seen released a
+// moment after its last descriptor closes. Flocks and POSIX locks of one
+// file conflict with each other, as on Lustre.
+//
 // # Permissions and credentials
 //
 // The kernel's default_permissions is off (Options.DefaultPermissions
@@ -83,7 +99,8 @@
 // them. Files the kernel never released (an aborted connection) are
 // released when serving ends.
 //
-// Locks: fileSystem.mu (the set of open handles) is a leaf. node.appendMu
+// Locks: fileSystem.mu (the set of open handles), lockState.mu and
+// node.lockMu are leaves. node.appendMu
 // is held across one O_APPEND write's GetAttr and WriteAt. go-fuse holds a
 // directory handle's lock while Readdirent calls Backend.ReadDir, and its
 // own tree locks only between backend calls. The backend must never call

@@ -26,6 +26,8 @@ type fileSystem struct {
 
 	mu   sync.Mutex           // guards open
 	open map[*handle]struct{} // files opened and not yet released
+
+	locks *lockState // record locks, when the backend is a Locker (lock.go)
 }
 
 // Server is a mounted Stria file system, served by goroutines of its own
@@ -60,6 +62,9 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 		log:  opts.Logger.With(zap.String("mountpoint", mountpoint)),
 		open: map[*handle]struct{}{},
 	}
+	if fsys.locker() != nil {
+		fsys.locks = &lockState{flushes: map[uint32]uint64{}}
+	}
 	root := &node{fsys: fsys, fid: b.Root()}
 
 	mo := fuse.MountOptions{
@@ -78,7 +83,10 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 		// Splicing helps only replies read from a file descriptor; ours
 		// are in memory, and a 1 MiB reply does not fit the default pipe.
 		DisableSplice: true,
-		Debug:         opts.Debug,
+		// flock(2) and fcntl(2) locks reach the backend, which keeps
+		// them coherent across clients (lock.go).
+		EnableLocks: fsys.locker() != nil,
+		Debug:       opts.Debug,
 		PanicHandler: func(v any) fuse.Status {
 			fsys.log.Error("fusefs: panic serving a request", zap.Any("panic", v),
 				zap.ByteString("stack", debug.Stack()))
@@ -112,7 +120,7 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 		fo.NegativeTimeout = &opts.NegativeTimeout
 	}
 
-	srv, err := fuse.NewServer(fs.NewNodeFS(root, fo), mountpoint, &fo.MountOptions)
+	srv, err := fuse.NewServer(fsys.wrapRaw(fs.NewNodeFS(root, fo)), mountpoint, &fo.MountOptions)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMount, mountpoint, err)
 	}

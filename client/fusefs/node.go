@@ -25,6 +25,11 @@ type node struct {
 	// appendMu serialises O_APPEND writes through this client, so that each
 	// finds the size the previous one left.
 	appendMu sync.Mutex
+
+	// lockMu guards locks, the owners that took record locks on the node
+	// through this mount (lock.go); a leaf.
+	lockMu sync.Mutex
+	locks  nodeLocks
 }
 
 var (
