@@ -151,13 +151,10 @@ func (f *file) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if err := in.cache.FlushRange(ctx, uint64(off), uint64(len(p))); err != nil {
-		return 0, err
-	}
 	lay := in.layout()
 	short := true
 	if lay != nil {
-		short, err = readMirrors(ctx, fs, lay, p, uint64(off), in.fid)
+		short, err = readMirrors(ctx, fs, in, lay, p, uint64(off))
 		if err != nil {
 			return 0, err
 		}
@@ -182,7 +179,8 @@ func (f *file) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 // readMirrors reads from the first mirror that can serve the range, and
 // moves on to the next one when an OST fails (FLR).
-func readMirrors(ctx context.Context, fs *FS, lay *layout.Layout, p []byte, off uint64, fid wire.FID) (bool, error) {
+func readMirrors(ctx context.Context, fs *FS, in *inode, lay *layout.Layout, p []byte, off uint64) (bool, error) {
+	fid := in.fid
 	ms := lay.ReadMirrors(off, fid.Ino())
 	if len(ms) == 0 {
 		ms = []uint16{0}
@@ -193,7 +191,7 @@ func readMirrors(ctx context.Context, fs *FS, lay *layout.Layout, p []byte, off 
 	var err error
 	for _, m := range ms {
 		var short bool
-		short, err = lov.Read(ctx, fs, lay, m, p, off)
+		short, err = readLocked(ctx, fs, in, lay, m, p, off)
 		if err == nil || ctx.Err() != nil {
 			return short, err
 		}
@@ -225,6 +223,14 @@ func (f *file) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	in := f.in
 	in.ioMu.RLock()
 	defer in.ioMu.RUnlock()
+	if lay := in.layout(); lay != nil {
+		m, _ := lay.WriteMirror(layout.Extent{Start: uint64(off), End: uint64(off) + uint64(len(p))})
+		held, err := fs.lockIO(ctx, in.fid, lay, m, uint64(off), uint64(len(p)), wire.LockPW)
+		if err != nil {
+			return 0, err
+		}
+		defer held.release() // the data stays cached under the lock until it is called back
+	}
 	n, err := in.cache.Write(ctx, p, uint64(off))
 	if n > 0 {
 		in.wrote(now())
@@ -313,6 +319,37 @@ func (f *file) release(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// readLocked reads [off, off+len(p)) of mirror m under PR locks on the
+// objects it touches, after writing back what this client has cached
+// there.
+func readLocked(ctx context.Context, fs *FS, in *inode, lay *layout.Layout, m uint16, p []byte, off uint64) (bool, error) {
+	held, err := fs.lockIO(ctx, in.fid, lay, m, off, uint64(len(p)), wire.LockPR)
+	if err != nil {
+		return false, err
+	}
+	defer held.release()
+	if err := in.cache.FlushRange(ctx, off, uint64(len(p))); err != nil {
+		return false, err
+	}
+	return lov.Read(ctx, fs, lay, m, p, off)
+}
+
+// SetInvalidator registers how the kernel's cached pages of the file are
+// dropped (the FUSE adapter's NotifyContent of the inode; length 0: to
+// the end of the file); the FS calls it when a lock covering them goes.
+func (f *file) SetInvalidator(inval func(off, length int64)) {
+	f.fs.setInvalidator(f.in.fid, inval)
+}
+
+// KeepCache reports whether the kernel may keep the file's cached pages
+// at this open (FOPEN_KEEP_CACHE): this client holds a PR (or PW) lock on
+// the whole of every object of the file, and the pages are dropped when
+// it goes. Otherwise the kernel drops them at open, as it always did.
+func (f *file) KeepCache() bool {
+	fs := f.fs
+	return fs.hasInvalidator(f.in.fid) && fs.covered(f.in.layout(), wire.LockPR)
 }
 
 var _ File = (*file)(nil)

@@ -47,6 +47,7 @@ type FS struct {
 
 	stats llStats
 	bufs  lov.Buffers // extent buffers, shared by the open files' caches
+	data  dataLocks   // page-cache invalidation under extent locks (datalock.go)
 
 	mu      sync.Mutex // guards the fields below; taken before inode.mu, never across an RPC
 	gen     uint64     // configuration generation applied
@@ -219,7 +220,8 @@ func (fs *FS) apply(conf *wire.ConfigReadReply, connect bool) {
 				ClientUUID: fs.uuid, Logger: fs.cfg.Logger, MaxRPCsInFlight: fs.cfg.MaxRPCsInFlight,
 				MaxRPCSize: fs.cfg.MaxRPCSize, MaxDirty: int64(fs.cfg.MaxDirtyMB) << 20,
 				NoChecksums: fs.cfg.NoChecksums, AT: fs.cfg.AT, ConnectTimeout: fs.cfg.ConnectTimeout,
-				ReconnectBackoff: fs.cfg.ReconnectBackoff, PingInterval: fs.cfg.PingInterval})
+				ReconnectBackoff: fs.cfg.ReconnectBackoff, PingInterval: fs.cfg.PingInterval,
+				Callbacks: fs.cbs, LockHooks: fs.lockHooks(), Instance: fs.id})
 			if err != nil {
 				fs.log.Warn("OST not added", zap.String("target", t.Name), zap.Error(err))
 				continue

@@ -32,10 +32,11 @@ var (
 // can release it if the kernel never does. It returns the FOPEN_* flags
 // for the kernel:
 //
-//   - never FOPEN_KEEP_CACHE: the kernel drops the file's page cache at
-//     every open, so a reader sees what other clients wrote before it
-//     opened (close-to-open). The lock issue (#4) keeps the cache under
-//     extent locks instead.
+//   - FOPEN_KEEP_CACHE when the file says its cached pages are valid
+//     (CacheKeeper: the client holds extent locks over all of it, and
+//     drops the pages through the invalidator it was given when a lock
+//     goes); otherwise the kernel drops the file's page cache at open, so
+//     a reader sees what other clients wrote before it opened.
 //   - FOPEN_DIRECT_IO for O_APPEND only: an append goes where the file
 //     ends now (see Write), which may not be where the kernel's cached
 //     size says, so it must bypass the page cache.
@@ -51,7 +52,33 @@ func (fsys *fileSystem) newHandle(n *node, f File, flags uint32) (*handle, uint3
 	if h.append {
 		fuseFlags |= fuse.FOPEN_DIRECT_IO
 	}
+	if inv, ok := f.(Invalidatable); ok {
+		inv.SetInvalidator(func(off, length int64) {
+			if errno := n.NotifyContent(off, length); errno != 0 && errno != syscall.ENOENT {
+				fsys.log.Debug("fusefs: page cache invalidation failed", zap.Stringer("fid", n.fid),
+					zap.Error(errno))
+			}
+		})
+	}
+	if k, ok := f.(CacheKeeper); ok && !h.append && k.KeepCache() {
+		fuseFlags |= fuse.FOPEN_KEEP_CACHE
+	}
 	return h, fuseFlags
+}
+
+// Invalidatable is a File whose backend drops the kernel's cached pages
+// of it when they may have gone stale (a lock covering them was called
+// back): the adapter gives it the inode's NotifyContent (length 0: to the
+// end), which the backend calls from a goroutine of its own, never from
+// inside a request of the file.
+type Invalidatable interface {
+	SetInvalidator(inval func(off, length int64))
+}
+
+// CacheKeeper is a File that can tell at open whether the kernel's cached
+// pages of it are still valid (FOPEN_KEEP_CACHE).
+type CacheKeeper interface {
+	KeepCache() bool
 }
 
 // Read answers a READ of up to MaxWrite bytes; a short count is end of

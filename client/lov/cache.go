@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stria-fs/stria/layout"
+	"github.com/stria-fs/stria/wire"
 )
 
 // CacheConfig configures a Cache.
@@ -151,6 +152,27 @@ func (c *Cache) End() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.end
+}
+
+// ObjectEnd returns the object offset after the last byte cached (dirty
+// or in flight) for object fid, 0 if none: what the object's size will be
+// at least once written back (the answer to an OST's glimpse).
+func (c *Cache) ObjectEnd(fid wire.FID) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var end uint64
+	for obj, o := range c.objs {
+		if obj.FID != fid {
+			continue
+		}
+		for _, e := range o.dirty {
+			end = max(end, e.end())
+		}
+		for _, e := range o.flying {
+			end = max(end, e.end())
+		}
+	}
+	return end
 }
 
 // Truncated tells the cache the file was truncated to size (after a

@@ -38,8 +38,14 @@ func (o *OSC) GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error) {
 }
 
 // Punch truncates object fid to size (OST_PUNCH to EOF); an object not
-// longer than size is left as it is.
+// longer than size is left as it is. It runs under a PW lock on [size,
+// EOF], which calls back what other clients cache beyond the new end.
 func (o *OSC) Punch(ctx context.Context, fid wire.FID, size uint64) error {
+	l, err := o.Lock(ctx, fid, wire.LockPW, size, wire.LockEOF, nil)
+	if err != nil {
+		return err
+	}
+	defer releaseLock(l)
 	var r wire.ObjectAttrRequest
 	if err := o.call(ctx, wire.OSTPunch, &wire.PunchRequest{FID: fid, Start: size, End: wire.PunchToEOF}, &r); err != nil {
 		return fmt.Errorf("punch %v at %d: %w", fid, size, err)
@@ -49,7 +55,13 @@ func (o *OSC) Punch(ctx context.Context, fid wire.FID, size uint64) error {
 
 // SetSize sets object fid's size (OST_SETATTR), extending it sparsely: a
 // truncate that grows the file sets the object holding the new last byte.
+// It runs under a PW lock on [size, EOF], as Punch.
 func (o *OSC) SetSize(ctx context.Context, fid wire.FID, size uint64) error {
+	l, err := o.Lock(ctx, fid, wire.LockPW, size, wire.LockEOF, nil)
+	if err != nil {
+		return err
+	}
+	defer releaseLock(l)
 	var r wire.ObjectAttrRequest
 	req := &wire.ObjectAttrRequest{FID: fid, Attr: wire.Attr{Valid: wire.AttrSize, Size: size}}
 	if err := o.call(ctx, wire.OSTSetattr, req, &r); err != nil {

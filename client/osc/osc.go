@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stria-fs/stria/client/internal/rpcstats"
+	"github.com/stria-fs/stria/ldlm"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
@@ -59,6 +60,14 @@ type Config struct {
 	ConnectTimeout   time.Duration
 	ReconnectBackoff time.Duration
 	PingInterval     time.Duration
+	// Callbacks is the process's lock callback service; with it the OSC
+	// keeps a lock namespace for the OST's extent locks (Locks, Lock),
+	// whose hooks are LockHooks. Instance names the mount in the
+	// namespace's name; LockLRUSize is its lru_size (0: ldlm's default).
+	Callbacks   *ldlm.CallbackServer
+	LockHooks   ldlm.Hooks
+	Instance    string
+	LockLRUSize int
 }
 
 // Validate checks c and fills in defaults.
@@ -113,6 +122,8 @@ type OSC struct {
 	maxDirty int64
 	changed  chan struct{} // closed and replaced when dirty, grant or maxDirty change
 	closed   bool
+
+	locks *ldlm.Client // nil without Config.Callbacks
 }
 
 // New returns an OSC; Connect starts its import.
@@ -143,6 +154,10 @@ func New(cfg Config) (*OSC, error) {
 	}
 	o.checksums.Store(!cfg.NoChecksums)
 	o.rpcSize.Store(int64(cfg.MaxRPCSize))
+	if err := o.newLocks(); err != nil {
+		_ = imp.Close()
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -164,8 +179,14 @@ func (o *OSC) Close() error {
 		o.signalLocked()
 	}
 	o.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), closeCancelTimeout)
+	o.closeLocks(ctx) // before the import: the cancels go over it
+	cancel()
 	return o.imp.Close()
 }
+
+// closeCancelTimeout bounds the cancels Close sends for the OSC's locks.
+const closeCancelTimeout = 2 * time.Second
 
 // Target returns the OST's name, Index its index.
 func (o *OSC) Target() string { return o.cfg.Target }

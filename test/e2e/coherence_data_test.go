@@ -1,0 +1,242 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stria-fs/stria/test/cluster"
+)
+
+// TestDataCoherence checks data coherence between two client mounts under
+// the OSTs' extent locks, on one cluster (two OSSs with two OSTs each):
+// each case in a directory of its own, client 0 as A, client 1 as B.
+func TestDataCoherence(t *testing.T) {
+	c := cluster.New(t, cluster.Options{Clients: 2})
+	t.Run("WriteThenRead", func(t *testing.T) { testWriteThenRead(t, c) })
+	t.Run("Truncate", func(t *testing.T) { testTruncateSeen(t, c) })
+	t.Run("ConcurrentDisjoint", func(t *testing.T) { testConcurrentWrites(t, c, false) })
+	t.Run("ConcurrentOverlapping", func(t *testing.T) { testConcurrentWrites(t, c, true) })
+	t.Run("CachedReread", func(t *testing.T) { testCachedReread(t, c) })
+}
+
+// pair makes a file in a fresh directory, striped over count OSTs of
+// 64 KiB stripes, and returns its path on client 0 and on client 1.
+func pair(t *testing.T, c *cluster.Cluster, name string, count int) (a, b string) {
+	t.Helper()
+	dir := freshDir(t, c, 0)
+	rel, err := filepath.Rel(c.Mount(0), dir)
+	must(t, "rel", err)
+	a, b = filepath.Join(dir, name), filepath.Join(c.Mount(1), rel, name)
+	lfsOK(t, c, "setstripe", "-c", strconv.Itoa(count), "-S", "64K", a)
+	return a, b
+}
+
+func fill(n int, seed byte) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = seed + byte(i%251)
+	}
+	return p
+}
+
+func openRW(t *testing.T, p string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	must(t, "open "+p, err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// testWriteThenRead: a write that returned on A, its file still open and
+// not flushed, is seen by a read on B that starts after it, B having read
+// (and cached) the old data through a descriptor open all along: sizes
+// from one byte to more than a stripe, inside one stripe and across
+// stripes.
+func testWriteThenRead(t *testing.T, c *cluster.Cluster) {
+	for _, count := range []int{1, 4} {
+		for _, tc := range []struct {
+			off, n int
+		}{{0, 1}, {4096, 4096}, {65536 - 100, 200}, {100, 1<<20 + 1}} {
+			name := fmt.Sprintf("c%d-%d-%d", count, tc.off, tc.n)
+			t.Run(name, func(t *testing.T) {
+				a, b := pair(t, c, name, count)
+				old := fill(2<<20, 1)
+				must(t, "write the old data", os.WriteFile(a, old, 0o644))
+				fa, fb := openRW(t, a), openRW(t, b)
+				got := make([]byte, len(old))
+				_, err := fb.ReadAt(got, 0)
+				must(t, "B reads the old data", err)
+				if !bytes.Equal(got, old) {
+					t.Fatal("B read wrong old data")
+				}
+				data := fill(tc.n, 7)
+				_, err = fa.WriteAt(data, int64(tc.off))
+				must(t, "A writes", err)
+				want := append([]byte(nil), old...)
+				copy(want[tc.off:], data)
+				_, err = fb.ReadAt(got, 0)
+				must(t, "B reads again", err)
+				if i := firstDiff(got, want); i >= 0 {
+					t.Errorf("B reads byte %d = %d after A's write, want %d", i, got[i], want[i])
+				}
+				st, err := os.Stat(b)
+				must(t, "B stats", err)
+				if st.Size() != int64(len(want)) {
+					t.Errorf("B sees size %d, want %d", st.Size(), len(want))
+				}
+			})
+		}
+	}
+	t.Run("Extends", func(t *testing.T) {
+		// A write past the end on A makes the file longer for B at once,
+		// though A has not written it back (the OST glimpses A).
+		a, b := pair(t, c, "extends", 2)
+		must(t, "create", os.WriteFile(a, []byte("x"), 0o644))
+		fa := openRW(t, a)
+		_, err := fa.WriteAt([]byte("tail"), 200000)
+		must(t, "A writes past the end", err)
+		st, err := os.Stat(b)
+		must(t, "B stats", err)
+		if st.Size() != 200004 {
+			t.Errorf("B sees size %d, want 200004", st.Size())
+		}
+	})
+}
+
+// testTruncateSeen: a truncate on A is seen at once on B, in its size and
+// in what a descriptor B had open (and had read through) reads.
+func testTruncateSeen(t *testing.T, c *cluster.Cluster) {
+	a, b := pair(t, c, "f", 4)
+	data := fill(300000, 3)
+	must(t, "write", os.WriteFile(a, data, 0o644))
+	fb := openRW(t, b)
+	got := make([]byte, len(data))
+	_, err := fb.ReadAt(got, 0)
+	must(t, "B reads", err)
+	must(t, "A truncates", os.Truncate(a, 70000))
+	st, err := fb.Stat()
+	must(t, "B fstats", err)
+	if st.Size() != 70000 {
+		t.Errorf("B sees size %d after A's truncate to 70000", st.Size())
+	}
+	n, _ := fb.ReadAt(got, 0)
+	if n != 70000 || !bytes.Equal(got[:n], data[:70000]) {
+		t.Errorf("B reads %d bytes after the truncate, want the first 70000", n)
+	}
+	must(t, "A extends", os.Truncate(a, 100000))
+	n, _ = fb.ReadAt(got, 0)
+	if n != 100000 || !bytes.Equal(got[70000:n], make([]byte, 30000)) {
+		t.Errorf("B reads %d bytes after A's extension to 100000, or non-zero bytes past 70000", n)
+	}
+}
+
+// testConcurrentWrites: A and B write one file at the same time, 64 KiB
+// records at record-aligned offsets (each one write(2), one FUSE WRITE).
+// Disjoint: A writes the even records, B the odd ones; afterwards both
+// read every record as its writer wrote it. Overlapping: both write every
+// record, in opposite orders; afterwards each record is entirely one
+// writer's (a write(2) of a record is atomic with respect to other
+// clients' reads and writes: it runs under one PW lock covering its
+// pages), and both clients read the same bytes.
+func testConcurrentWrites(t *testing.T, c *cluster.Cluster, overlap bool) {
+	const rec, nrec = 64 << 10, 48
+	a, b := pair(t, c, "f", 4)
+	must(t, "create", os.WriteFile(a, nil, 0o644))
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for w, p := range []string{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			for k := range nrec {
+				i := k
+				if overlap && w == 1 {
+					i = nrec - 1 - k
+				}
+				if !overlap && i%2 != w {
+					continue
+				}
+				if _, err := f.WriteAt(bytes.Repeat([]byte{byte(10*w + 1 + i%7)}, rec), int64(i*rec)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- f.Close()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, "concurrent writer", err)
+	}
+	ra, err := os.ReadFile(a)
+	must(t, "A reads", err)
+	rb, err := os.ReadFile(b)
+	must(t, "B reads", err)
+	if len(ra) != rec*nrec || !bytes.Equal(ra, rb) {
+		t.Fatalf("A reads %d bytes, B %d, equal %v; want %d equal bytes", len(ra), len(rb), bytes.Equal(ra, rb), rec*nrec)
+	}
+	for i := range nrec {
+		r := ra[i*rec : (i+1)*rec]
+		wa, wb := byte(1+i%7), byte(11+i%7)
+		switch {
+		case !overlap && i%2 == 0 && !bytes.Equal(r, bytes.Repeat([]byte{wa}, rec)),
+			!overlap && i%2 == 1 && !bytes.Equal(r, bytes.Repeat([]byte{wb}, rec)):
+			t.Errorf("record %d is not its writer's", i)
+		case overlap && !bytes.Equal(r, bytes.Repeat([]byte{wa}, rec)) && !bytes.Equal(r, bytes.Repeat([]byte{wb}, rec)):
+			t.Errorf("record %d mixes the writers' bytes (first %d, last %d)", i, r[0], r[rec-1])
+		}
+	}
+}
+
+// testCachedReread: re-reading a file client 0 holds a read lock on, in a
+// new open, is served from the kernel's page cache: no OST_READ.
+func testCachedReread(t *testing.T, c *cluster.Cluster) {
+	a, _ := pair(t, c, "f", 2)
+	data := fill(1<<20, 5)
+	must(t, "write", os.WriteFile(a, data, 0o644))
+	got, err := os.ReadFile(a)
+	must(t, "first read", err)
+	if !bytes.Equal(got, data) {
+		t.Fatal("first read: wrong data")
+	}
+	before := ostReads(t, c)
+	got, err = os.ReadFile(a)
+	must(t, "re-read", err)
+	if !bytes.Equal(got, data) {
+		t.Fatal("re-read: wrong data")
+	}
+	if after := ostReads(t, c); after != before {
+		t.Errorf("re-reading a cached file sent %d OST_READs", after-before)
+	}
+}
+
+// ostReads sums the ost_read samples of every OSC of every client.
+func ostReads(t *testing.T, c *cluster.Cluster) int {
+	t.Helper()
+	out := lctlOK(t, c, "get_param", "osc.*.stats")
+	n := 0
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		for i := 0; i+2 < len(f); i++ {
+			if strings.HasSuffix(f[i], "ost_read") && f[i+2] == "samples" {
+				v, err := strconv.Atoi(f[i+1])
+				must(t, "parse "+l, err)
+				n += v
+			}
+		}
+	}
+	return n
+}
