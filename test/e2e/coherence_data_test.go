@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +26,7 @@ func TestDataCoherence(t *testing.T) {
 	t.Run("ConcurrentDisjoint", func(t *testing.T) { testConcurrentWrites(t, c, false) })
 	t.Run("ConcurrentOverlapping", func(t *testing.T) { testConcurrentWrites(t, c, true) })
 	t.Run("CachedReread", func(t *testing.T) { testCachedReread(t, c) })
+	t.Run("RandomMix", func(t *testing.T) { testRandomMix(t, c) })
 }
 
 // pair makes a file in a fresh directory, striped over count OSTs of
@@ -239,4 +243,84 @@ func ostReads(t *testing.T, c *cluster.Cluster) int {
 		}
 	}
 	return n
+}
+
+// testRandomMix: two goroutines per client run a random mix of writes,
+// reads, stats and truncates on one striped file, which must neither
+// deadlock nor fail; afterwards both clients read the same bytes, also
+// after each wrote a range of its own past the end.
+func testRandomMix(t *testing.T, c *cluster.Cluster) {
+	const size, workers, ops = 1 << 20, 4, 150
+	a, b := pair(t, c, "f", 4)
+	must(t, "create", os.WriteFile(a, fill(size, 9), 0o644))
+	done := make(chan error, workers)
+	for w := range workers {
+		p := []string{a, b}[w%2]
+		go func() {
+			done <- func() error {
+				f, err := os.OpenFile(p, os.O_RDWR, 0)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				rng := rand.New(rand.NewPCG(uint64(w), 42))
+				buf := make([]byte, 256<<10)
+				for range ops {
+					off := rng.Int64N(size)
+					n := 1 + rng.IntN(len(buf))
+					switch op := rng.IntN(20); {
+					case op < 8:
+						if _, err := f.WriteAt(bytes.Repeat([]byte{byte(w + 1)}, n), off); err != nil {
+							return fmt.Errorf("write: %w", err)
+						}
+					case op < 16:
+						if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+							return fmt.Errorf("read: %w", err)
+						}
+					case op < 19:
+						if _, err := f.Stat(); err != nil {
+							return fmt.Errorf("stat: %w", err)
+						}
+					default:
+						if err := f.Truncate(off); err != nil {
+							return fmt.Errorf("truncate: %w", err)
+						}
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	ctx := tctx(t)
+	for range workers {
+		select {
+		case err := <-done:
+			must(t, "worker", err)
+		case <-ctx.Done():
+			t.Fatal("the workers did not finish: deadlock?")
+		}
+	}
+	// Then each client writes a range of its own past where the
+	// random writes reach, with its descriptor open, and both read everything.
+	fa, fb := openRW(t, a), openRW(t, b)
+	for i, f := range []*os.File{fa, fb} {
+		_, err := f.WriteAt(bytes.Repeat([]byte{byte(0x80 + i)}, 4096), int64(2*size+i*8192))
+		must(t, "final write", err)
+	}
+	ra, err := os.ReadFile(a)
+	must(t, "A reads", err)
+	rb, err := os.ReadFile(b)
+	must(t, "B reads", err)
+	if i := firstDiff(ra, rb); i >= 0 {
+		t.Fatalf("A and B differ at byte %d (sizes %d, %d)", i, len(ra), len(rb))
+	}
+	if len(ra) != 2*size+8192+4096 {
+		t.Errorf("size %d, want %d", len(ra), 2*size+8192+4096)
+	}
+	for i := range 2 {
+		off := 2*size + i*8192
+		if len(ra) < off+4096 || !bytes.Equal(ra[off:off+4096], bytes.Repeat([]byte{byte(0x80 + i)}, 4096)) {
+			t.Errorf("client %d's last write is not there", i)
+		}
+	}
 }
