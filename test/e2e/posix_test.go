@@ -66,7 +66,12 @@ func runPOSIX(t *testing.T, c *cluster.Cluster, helper string) {
 			posixCases[n](t, posixEnv{c: c, dir: d, other: filepath.Join(c.Mount(1), rel), helper: helper})
 		})
 	}
-	// go-fuse's conformance cases, each in a fresh directory.
+	// go-fuse's conformance cases, each in a fresh directory. They test
+	// the FUSE adapter, which both runners share: the Binaries runner runs
+	// them (under -race the InProcess runner would take minutes).
+	if c.Runner() != cluster.Binaries {
+		return
+	}
 	names = names[:0]
 	for n := range posixtest.All {
 		names = append(names, n)

@@ -9,12 +9,13 @@ import (
 // runners are the harness's runners; tests written once run on each.
 var runners = []cluster.Runner{cluster.Binaries, cluster.InProcess}
 
-// binariesOnly skips a case that exercises the binaries themselves (mount
-// helpers, daemons' command lines), which the InProcess runner has not.
-func binariesOnly(t *testing.T, c *cluster.Cluster) {
+// binariesOnly skips a case on the InProcess runner: one that exercises
+// the binaries themselves (mount helpers, daemons' command lines), which
+// that runner has not, or one that only tests what both runners share.
+func binariesOnly(t *testing.T, c *cluster.Cluster, why string) {
 	t.Helper()
 	if c.Runner() != cluster.Binaries {
-		t.Skip("exercises the binaries; not applicable to the InProcess runner")
+		t.Skip("Binaries runner only: " + why)
 	}
 }
 
@@ -25,7 +26,6 @@ func binariesOnly(t *testing.T, c *cluster.Cluster) {
 func TestShared(t *testing.T) {
 	for _, r := range runners {
 		t.Run(r.String(), func(t *testing.T) {
-			skipKnownRace(t, r.String()+"/Shared")
 			c := cluster.New(t, cluster.Options{Clients: 2, Runner: r})
 			helper := helperBinary(t, c.Dir())
 			t.Run("POSIX", func(t *testing.T) { runPOSIX(t, c, helper) })
@@ -34,9 +34,9 @@ func TestShared(t *testing.T) {
 			t.Run("Lfs", func(t *testing.T) { testLfs(t, c) })
 			t.Run("SetstripeRefused", func(t *testing.T) { testSetstripeRefused(t, c) })
 			t.Run("Lctl", func(t *testing.T) { testLctl(t, c) })
-			t.Run("MountErrors", func(t *testing.T) { binariesOnly(t, c); testMountErrors(t, c) })
-			t.Run("MountHelper", func(t *testing.T) { binariesOnly(t, c); testMountHelper(t, c) })
-			t.Run("LockedTargets", func(t *testing.T) { binariesOnly(t, c); testLockedTargets(t, c) })
+			t.Run("MountErrors", func(t *testing.T) { binariesOnly(t, c, "stria-client's errors"); testMountErrors(t, c) })
+			t.Run("MountHelper", func(t *testing.T) { binariesOnly(t, c, "mount.stria and mount -t stria"); testMountHelper(t, c) })
+			t.Run("LockedTargets", func(t *testing.T) { binariesOnly(t, c, "daemons' refusals"); testLockedTargets(t, c) })
 			t.Run("Signals", func(t *testing.T) { testSignals(t, c, helper) })
 		})
 	}
