@@ -190,19 +190,38 @@ type objRange struct {
 
 // ioRanges returns the object ranges [off, off+n) of mirror m touches,
 // widened to pages and sorted by OST index and FID (the order locks are
-// taken in, so that two I/Os never wait for each other's locks).
+// taken in, so that two I/Os never wait for each other's locks). n
+// wire.LockEOF means every object of the mirror, whole.
 func ioRanges(lay *layout.Layout, m uint16, off, n uint64) []objRange {
-	if end := mirrorEnd(lay, m); off+n > end {
-		n = max(end, off) - off
-	}
-	if n == 0 {
-		return nil
-	}
-	chunks, err := lay.Split(m, off, n)
-	if err != nil {
-		return nil // the I/O reports it
+	var chunks []layout.Chunk
+	if n != wire.LockEOF {
+		if end := mirrorEnd(lay, m); off+n > end {
+			n = max(end, off) - off
+		}
+		if n == 0 {
+			return nil
+		}
+		var err error
+		if chunks, err = lay.Split(m, off, n); err != nil {
+			return nil // the I/O reports it
+		}
 	}
 	var out []objRange
+	if n == wire.LockEOF { // every object of the mirror, whole
+		for i := range lay.Components {
+			c := &lay.Components[i]
+			if c.MirrorID != m || !c.IsInit() || c.IsDoM() {
+				continue
+			}
+			for _, obj := range c.Stripe.Objects {
+				if !slices.ContainsFunc(out, func(r objRange) bool { return r.obj == obj }) {
+					out = append(out, objRange{obj, 0, wire.LockEOF})
+				}
+			}
+		}
+		sortRanges(out)
+		return out
+	}
 	for _, ch := range chunks {
 		obj, ok := lay.Object(ch)
 		if !ok {
@@ -215,6 +234,12 @@ func ioRanges(lay *layout.Layout, m uint16, off, n uint64) []objRange {
 		}
 		out = append(out, objRange{obj, s, e})
 	}
+	sortRanges(out)
+	return out
+}
+
+// sortRanges sorts by OST index and FID.
+func sortRanges(out []objRange) {
 	slices.SortFunc(out, func(a, b objRange) int {
 		switch {
 		case a.obj.OSTIndex != b.obj.OSTIndex:
@@ -224,7 +249,6 @@ func ioRanges(lay *layout.Layout, m uint16, off, n uint64) []objRange {
 		}
 		return cmpU64(uint64(a.obj.FID.Oid), uint64(b.obj.FID.Oid))
 	})
-	return out
 }
 
 func cmpU64(a, b uint64) int {

@@ -321,6 +321,48 @@ func (f *file) release(ctx context.Context) error {
 	return err
 }
 
+// Append writes p at the end of the file, atomically with respect to the
+// appends and writes of other clients: under PW locks on the whole of
+// every object, it learns the size (the OSTs glimpse no one else: this
+// client holds every write lock) and writes there. It returns the offset
+// written at.
+func (f *file) Append(ctx context.Context, p []byte) (int64, int, error) {
+	fs := f.fs
+	if f.flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		return 0, 0, syscall.EBADF
+	}
+	ctx, err := fs.begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	in := f.in
+	in.ioMu.RLock()
+	defer in.ioMu.RUnlock()
+	lay := in.layout()
+	if lay == nil {
+		return 0, 0, fmt.Errorf("client: append to %v, a file without objects: %w (%w)", in.fid, lov.ErrNoLayout, syscall.EIO)
+	}
+	m, _ := lay.WriteMirror(layout.Extent{Start: 0, End: 1})
+	held, err := fs.lockIO(ctx, in.fid, lay, m, 0, wire.LockEOF, wire.LockPW)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer held.release()
+	sz, err := in.size(ctx, lay)
+	if err != nil {
+		return 0, 0, err
+	}
+	if sz.Size+uint64(len(p)) < sz.Size {
+		return 0, 0, syscall.EFBIG
+	}
+	n, err := in.cache.Write(ctx, p, sz.Size)
+	if n > 0 {
+		in.wrote(now())
+		fs.stats.write.Add(uint64(n))
+	}
+	return int64(sz.Size), n, err
+}
+
 // readLocked reads [off, off+len(p)) of mirror m under PR locks on the
 // objects it touches, after writing back what this client has cached
 // there.

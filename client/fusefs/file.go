@@ -75,6 +75,12 @@ type Invalidatable interface {
 	SetInvalidator(inval func(off, length int64))
 }
 
+// Appender is a File that appends atomically with respect to other
+// clients (O_APPEND): it finds the end and writes there under one lock.
+type Appender interface {
+	Append(ctx context.Context, p []byte) (off int64, n int, err error)
+}
+
 // CacheKeeper is a File that can tell at open whether the kernel's cached
 // pages of it are still valid (FOPEN_KEEP_CACHE).
 type CacheKeeper interface {
@@ -104,6 +110,13 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if h.append {
 		h.n.appendMu.Lock()
 		defer h.n.appendMu.Unlock()
+		if ap, ok := h.f.(Appender); ok {
+			_, n, err := ap.Append(ctx, data)
+			if err != nil {
+				return 0, fsys.toErrno(err, "write", h.n.fid)
+			}
+			return uint32(n), 0
+		}
 		a, err := fsys.b.GetAttr(ctx, h.n.fid)
 		if err != nil {
 			return 0, fsys.toErrno(err, "write", h.n.fid)

@@ -27,6 +27,7 @@ func TestDataCoherence(t *testing.T) {
 	t.Run("ConcurrentOverlapping", func(t *testing.T) { testConcurrentWrites(t, c, true) })
 	t.Run("CachedReread", func(t *testing.T) { testCachedReread(t, c) })
 	t.Run("RandomMix", func(t *testing.T) { testRandomMix(t, c) })
+	t.Run("Appends", func(t *testing.T) { testAppends(t, c) })
 }
 
 // pair makes a file in a fresh directory, striped over count OSTs of
@@ -322,5 +323,51 @@ func testRandomMix(t *testing.T, c *cluster.Cluster) {
 		if len(ra) < off+4096 || !bytes.Equal(ra[off:off+4096], bytes.Repeat([]byte{byte(0x80 + i)}, 4096)) {
 			t.Errorf("client %d's last write is not there", i)
 		}
+	}
+}
+
+// testAppends: O_APPEND writes from both clients at once never overwrite
+// each other: every record of both ends up in the file, whole, once.
+func testAppends(t *testing.T, c *cluster.Cluster) {
+	const rec, nrec = 1000, 60
+	a, b := pair(t, c, "f", 4)
+	must(t, "create", os.WriteFile(a, nil, 0o644))
+	errs := make(chan error, 2)
+	for w, p := range []string{a, b} {
+		go func() {
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			for i := range nrec {
+				r := []byte(fmt.Sprintf("%d:%04d:", w, i))
+				r = append(r, bytes.Repeat([]byte{'a' + byte(w)}, rec-len(r))...)
+				if _, err := f.Write(r); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- f.Close()
+		}()
+	}
+	for range 2 {
+		must(t, "appender", <-errs)
+	}
+	data, err := os.ReadFile(b)
+	must(t, "read", err)
+	if len(data) != 2*rec*nrec {
+		t.Fatalf("size %d after %d appends of %d bytes", len(data), 2*nrec, rec)
+	}
+	seen := map[string]bool{}
+	for off := 0; off < len(data); off += rec {
+		r := string(data[off : off+rec])
+		var w, i int
+		if _, err := fmt.Sscanf(r, "%d:%d:", &w, &i); err != nil || w > 1 ||
+			strings.Trim(r[7:], string(rune('a'+w))) != "" || seen[r[:7]] {
+			t.Fatalf("record at %d is damaged or repeated: %.20q", off, r)
+		}
+		seen[r[:7]] = true
 	}
 }
