@@ -26,6 +26,20 @@
 // on a mismatch, then fails with ErrChecksum (EIO). Nothing that failed a
 // checksum is ever returned as data.
 //
+// # Extent locks
+//
+// With Config.Callbacks the OSC keeps the client's lock namespace of the
+// OST (lock.go; ldlm.Client "TARGET-osc-INSTANCE", hooks from the client
+// layer): Lock takes or matches an extent lock on an object and tags it
+// with the client layer's data (the file's FID), Covered tells whether a
+// cached lock serves a range. Punch and SetSize run under a PW lock on
+// [size, EOF], which calls back what other clients cache beyond the new
+// end. Reads and writes themselves take no lock here: the client layer
+// locks the whole I/O (a write's data stays cached after the RPC-free
+// Write into the cache, so the lock belongs to the layer that caches).
+// Close cancels the locks (best effort, bounded) before closing the
+// import.
+//
 // # Grant and dirty accounting
 //
 // See cache.go: dirty counts the bytes cached towards the OST (dirty or in
