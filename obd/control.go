@@ -136,7 +136,11 @@ func (c *Control) serve(conn net.Conn) {
 	defer stop()
 	var req request
 	if err := json.NewDecoder(io.LimitReader(conn, maxControlMsg)).Decode(&req); err != nil {
-		c.log.Info("control: bad request", zap.String("reason", err.Error()))
+		// A connection closed before sending anything is a liveness probe
+		// (Sockets), not a bad request.
+		if !errors.Is(err, io.EOF) {
+			c.log.Info("control: bad request", zap.String("reason", err.Error()))
+		}
 		return
 	}
 	c.mu.Lock()

@@ -61,6 +61,17 @@ func OpenDir(dir string, opts Options) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, dir, mapErrno(err))
 	}
+	// One server at a time: the lock lives as long as root is open, so it
+	// goes with Close or with the process, however it ends. (Between the
+	// nodes of a failover pair, multiple-mount protection guards the
+	// target; this catches two servers on one node.)
+	if err := unix.Flock(root, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(root)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("%w: %s: lock: %w", ErrIO, dir, err)
+	}
 	d := &Dir{
 		dir: dir, label: l, opts: opts, log: opts.Logger.With(zap.String("target", l.Name())),
 		xattr: l.Attrs == AttrsXattr, root: root, fds: newFDCache(opts.MaxOpenFiles),

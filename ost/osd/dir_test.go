@@ -225,3 +225,20 @@ func TestDirNoFDLeak(t *testing.T) {
 		t.Fatalf("%d descriptors open before, %d after Close", before, after)
 	}
 }
+
+// TestOneServerAtATime: a target open in one store is refused to a second
+// (two OSS processes on the same directories), and free again once closed.
+func TestOneServerAtATime(t *testing.T) {
+	d, dir := newDir(t, AttrsXattr, Options{})
+	if _, err := OpenDir(dir, Options{}); !errors.Is(err, ErrLocked) || !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("second OpenDir of a target in use: %v, want ErrLocked (EBUSY)", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := OpenDir(dir, Options{})
+	if err != nil {
+		t.Fatalf("OpenDir after Close: %v", err)
+	}
+	d2.Close()
+}

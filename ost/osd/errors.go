@@ -57,6 +57,7 @@ var (
 	ErrNotEmpty     = newError("osd: directory holds foreign files", syscall.ENOTEMPTY)
 	ErrBadLabel     = newError("osd: bad target label", syscall.EINVAL)
 	ErrSeqExhausted = newError("osd: object sequence exhausted", syscall.ENOSPC)
+	ErrLocked       = newError("osd: target is in use by another server", syscall.EBUSY)
 )
 
 // mapErrno turns an error returned by the operating system into the matching
