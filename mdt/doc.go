@@ -104,6 +104,21 @@
 // the next export check, flocks included, so nobody waits on a departed
 // owner.
 //
+// Before changing an object the MDT takes EX inode-bits locks on it for
+// itself (mdlock.go), so that every client caching it under a PR lock is
+// called back and drops its cache first: setattr (also open's O_TRUNC and
+// close's size and times), link: UPDATE|PERM; unlink, rmdir and rename:
+// LOOKUP|UPDATE|PERM on every object the names name, looked up again once
+// the locks are held (a name that changed meanwhile is locked anew);
+// setxattr: UPDATE|XATTR, and LAYOUT for layouts, as when open
+// instantiates a delayed layout. A create takes nothing: clients cache no
+// negative entries and no directory contents. Locks are taken in FID
+// order. A handler waiting for a lock holds a service thread until the
+// clients cancel (or are evicted after Config.LockCancelTimeout): the
+// cancels arrive on the same service, so a flood of conflicting changes
+// can exhaust the threads until evictions free them (Lustre cancels on a
+// service of its own; ptlrpc has one service per portal here).
+//
 // # Parameters and devices
 //
 // mdt.FSNAME-MDT0000.{uuid,md_stats,num_exports,last_committed,kbytes*,

@@ -46,6 +46,9 @@ var (
 	ErrHasLayout = &errnoError{"mdt: file already has a layout", syscall.EEXIST}
 	// ErrNoExport: a request that needs a connection came without one.
 	ErrNoExport = &errnoError{"mdt: request without a connection", syscall.ENOTCONN}
+	// ErrNamesChanging: the names an operation changes kept naming other
+	// objects each time their locks were granted; the client may retry.
+	ErrNamesChanging = &errnoError{"mdt: names keep changing under their locks", syscall.EAGAIN}
 )
 
 // errnoTable lists the errno values handler errors may stand for. The

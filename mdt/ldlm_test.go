@@ -16,6 +16,10 @@ import (
 
 // lockClient is a second client of the env's MDT with a lock namespace.
 func (e *env) lockClient(uuid string) (*ptlrpc.Import, *ldlm.Client) {
+	return e.lockClientHooks(uuid, ldlm.Hooks{})
+}
+
+func (e *env) lockClientHooks(uuid string, hooks ldlm.Hooks) (*ptlrpc.Import, *ldlm.Client) {
 	e.t.Helper()
 	imp, err := ptlrpc.NewImport(ptlrpc.ImportConfig{Target: "testfs-MDT0000", NIDs: []lnet.NID{lnet.LoNID(1)},
 		LNet: e.cliLN, RequestPortal: wire.MDSRequestPortal, ReplyPortal: wire.MDCReplyPortal,
@@ -31,7 +35,7 @@ func (e *env) lockClient(uuid string) (*ptlrpc.Import, *ldlm.Client) {
 		e.t.Fatal(err)
 	}
 	cl, err := ldlm.NewClient(ldlm.ClientConfig{Name: "testfs-MDT0000-mdc-" + uuid, Import: imp,
-		Callbacks: e.cbs(), Logger: zaptest.NewLogger(e.t).Named(uuid + "-ldlm")})
+		Callbacks: e.cbs(), Hooks: hooks, Logger: zaptest.NewLogger(e.t).Named(uuid + "-ldlm")})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -92,6 +96,87 @@ func TestFlockAcrossClients(t *testing.T) {
 	}
 	_ = a.Close(ctx)
 	_ = impA.Close()
+	if err := e.srv.Namespace().Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every change of an object first calls back the PR inode-bits locks
+// clients cache it under: setattr (UPDATE, PERM), link, unlink and rename
+// (LOOKUP of the names' objects), setxattr; a create in a directory does
+// not disturb a lock on the directory's own name.
+func TestChangesCallBackCachedLocks(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t, 1)
+	dir := e.mkdir(wire.RootFID, "d", nil)
+	f, err := e.create(dir, "f", nil)
+	mustOK(t, "create", err)
+	cancelled := make(chan wire.ResID, 16)
+	imp, cl := e.lockClientHooks("client-cache", ldlm.Hooks{Cancel: func(_ context.Context, l *ldlm.Lock, _ bool) {
+		cancelled <- l.Desc().Res
+	}})
+	defer func() { _ = cl.Close(ctx); _ = imp.Close() }()
+	take := func(fid wire.FID, bits uint64) {
+		t.Helper()
+		l, err := cl.Enqueue(ctx, wire.LockDesc{Res: wire.ResIDOfFID(fid), Type: wire.LockIBits, Mode: wire.LockPR,
+			Policy: wire.Policy{Bits: bits}}, 0)
+		mustOK(t, "enqueue", err)
+		l.Release()
+	}
+	// The server waits for the cancels before it changes anything, so
+	// the hooks have all run when the request returns.
+	wantCancel := func(what string, fid wire.FID) {
+		t.Helper()
+		n := 0
+		for {
+			select {
+			case res := <-cancelled:
+				if res != wire.ResIDOfFID(fid) {
+					t.Fatalf("%s: lock on %v called back, want %v", what, res, fid)
+				}
+				n++
+				continue
+			default:
+			}
+			break
+		}
+		if n == 0 {
+			t.Fatalf("%s: no lock called back", what)
+		}
+	}
+	all := wire.InodeLockLookup | wire.InodeLockUpdate | wire.InodeLockPerm
+
+	take(f.FID, all)
+	_, err = e.reint(rootCreds, wire.ReintSetattr, &wire.SetattrRequest{FID: f.FID,
+		Attr: wire.Attr{Valid: wire.AttrMode, Mode: 0o600}}, nil)
+	mustOK(t, "setattr", err)
+	wantCancel("setattr", f.FID)
+
+	take(f.FID, wire.InodeLockLookup)
+	take(dir, wire.InodeLockLookup|wire.InodeLockPerm)
+	_, err = e.create(dir, "g", nil)
+	mustOK(t, "create beside", err)
+	_, err = e.reint(rootCreds, wire.ReintLink, &wire.LinkRequest{FID: f.FID, Parent: dir, Name: "f2"}, nil)
+	mustOK(t, "link", err)
+	select {
+	case res := <-cancelled:
+		t.Fatalf("a create or link called back %v", res)
+	default:
+	}
+	take(f.FID, all)
+	_, err = e.reint(rootCreds, wire.ReintRename, &wire.RenameRequest{SrcParent: dir, SrcName: "f2", DstParent: dir,
+		DstName: "f3"}, nil)
+	mustOK(t, "rename", err)
+	wantCancel("rename", f.FID)
+
+	take(f.FID, all)
+	e.unlink(dir, "f3")
+	wantCancel("unlink", f.FID)
+
+	take(f.FID, wire.InodeLockUpdate)
+	_, err = e.reint(rootCreds, wire.ReintSetxattr, &wire.SetxattrRequest{FID: f.FID, Name: "user.x", Value: []byte("v")}, nil)
+	mustOK(t, "setxattr", err)
+	wantCancel("setxattr", f.FID)
 	if err := e.srv.Namespace().Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -87,8 +87,14 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 	if !created && a.Type() == store.TypeReg {
 		if flags&os.O_TRUNC != 0 {
 			// The client truncates the objects; the MDT keeps the size.
+			release, err := s.lockObjects(ctx, objLock{a.FID, bitsAttr})
+			if err != nil {
+				return fail(err)
+			}
 			var t2 uint64
-			if a, t2, err = s.mdd.SetAttr(ctx, c, a.FID, mdd.SetAttrArgs{Valid: mdd.SetSize | mdd.SetFromOpen}); err != nil {
+			a, t2, err = s.mdd.SetAttr(ctx, c, a.FID, mdd.SetAttrArgs{Valid: mdd.SetSize | mdd.SetFromOpen})
+			release()
+			if err != nil {
 				return fail(err)
 			}
 			tn = max(tn, t2)
@@ -143,6 +149,11 @@ func (s *Server) openName(ctx context.Context, c mdd.Creds, r *wire.OpenRequest)
 // for writing that has no objects yet. Another opener may have done it
 // meanwhile: then its layout is used.
 func (s *Server) delayedCreate(ctx context.Context, f, parent wire.FID, tn uint64) ([]byte, uint64, error) {
+	release, err := s.lockObjects(ctx, objLock{f, bitsLOV})
+	if err != nil {
+		return nil, tn, err
+	}
+	defer release()
 	t2, err := s.instantiate(ctx, mdd.Root(), f, nil, parent)
 	if err != nil && !errors.Is(err, ErrHasLayout) {
 		return nil, tn, err
@@ -176,7 +187,13 @@ func (s *Server) close(ctx context.Context, req *ptlrpc.Request) error {
 		args := setattrArgs(&r.Attr)
 		args.Valid &= mdd.SetSize | mdd.SetBlocks | mdd.SetMtime | mdd.SetAtime | mdd.SetCtime
 		args.Valid |= mdd.SetFromOpen
+		release, err := s.lockObjects(ctx, objLock{r.FID, bitsAttr})
+		if err != nil {
+			st.add(r.Handle, oh) // the close did not happen
+			return err
+		}
 		_, t1, err := s.mdd.SetAttr(ctx, mdd.Root(), r.FID, args)
+		release()
 		if err != nil && !errors.Is(err, mdd.ErrNotFound) {
 			s.log.Warn("close: attributes not kept", zap.Stringer("fid", r.FID), zap.Error(err))
 		}

@@ -41,6 +41,11 @@ func (s *Server) reint(ctx context.Context, req *ptlrpc.Request) error {
 			return err
 		}
 		s.stats.add(statLink)
+		release, err := s.lockObjects(ctx, objLock{r.FID, bitsAttr})
+		if err != nil {
+			return err
+		}
+		defer release()
 		a, tn, err := s.mdd.Link(ctx, c, r.FID, r.Parent, r.Name)
 		if err != nil {
 			return err
@@ -59,6 +64,11 @@ func (s *Server) reint(ctx context.Context, req *ptlrpc.Request) error {
 			return err
 		}
 		s.stats.add(statRename)
+		release, err := s.lockNames(ctx, bitsName, []nameRef{{r.SrcParent, r.SrcName}, {r.DstParent, r.DstName}})
+		if err != nil {
+			return err
+		}
+		defer release()
 		_, tn, err := s.mdd.Rename(ctx, c, r.SrcParent, r.SrcName, r.DstParent, r.DstName, r.Flags)
 		if err != nil {
 			return err
@@ -106,6 +116,11 @@ func setattrArgs(a *wire.Attr) mdd.SetAttrArgs {
 
 func (s *Server) setattr(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *wire.SetattrRequest) error {
 	s.stats.add(statSetattr)
+	release, err := s.lockObjects(ctx, objLock{r.FID, bitsAttr})
+	if err != nil {
+		return err
+	}
+	defer release()
 	a, tn, err := s.mdd.SetAttr(ctx, c, r.FID, setattrArgs(&r.Attr))
 	if err != nil {
 		return err
@@ -239,8 +254,12 @@ func (s *Server) defaults(ctx context.Context, parent wire.FID) (pdef, rdef *lay
 }
 
 func (s *Server) unlink(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *wire.UnlinkRequest) error {
+	release, err := s.lockNames(ctx, bitsName, []nameRef{{r.Parent, r.Name}})
+	if err != nil {
+		return err
+	}
+	defer release()
 	var tn uint64
-	var err error
 	if r.Dir {
 		s.stats.add(statRmdir)
 		_, tn, err = s.mdd.Rmdir(ctx, c, r.Parent, r.Name)
@@ -269,8 +288,17 @@ func (s *Server) setxattr(ctx context.Context, req *ptlrpc.Request, c mdd.Creds,
 	}
 	remove := r.Flags&wire.XattrRemove != 0
 	flags := int(r.Flags & (wire.XattrCreate | wire.XattrReplace))
+	bits := bitsXattr
+	switch r.Name {
+	case mdd.XattrLOV, "trusted.lov", mdd.XattrDefaultLOV:
+		bits = bitsLOV
+	}
+	release, err := s.lockObjects(ctx, objLock{r.FID, bits})
+	if err != nil {
+		return err
+	}
+	defer release()
 	var tn uint64
-	var err error
 	switch r.Name {
 	case mdd.XattrLOV, "trusted.lov", mdd.XattrDefaultLOV:
 		tn, err = s.setLayoutXattr(ctx, c, r, remove, flags)

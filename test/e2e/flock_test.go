@@ -164,8 +164,10 @@ func testLockWaitSignal(t *testing.T, c *cluster.Cluster) {
 		t.Errorf("flock -n on client 1 once unlocked: exit %d", code)
 	}
 
+	// flock(1)'s lock goes with its file's RELEASE, which the kernel
+	// sends after the process exits: wait for it.
 	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	must(t, "F_SETLK on client 0", unix.FcntlFlock(fa.Fd(), unix.F_SETLK, &lk))
+	must(t, "F_SETLKW on client 0", unix.FcntlFlock(fa.Fd(), unix.F_SETLKW, &lk))
 	if code := run("perl", "-e", perlSetlkw, pb); code != 3 {
 		t.Errorf("F_SETLKW on client 1 under a signal: exit %d, want 3 (EINTR)", code)
 	}
