@@ -48,6 +48,7 @@ type FS struct {
 	stats llStats
 	bufs  lov.Buffers // extent buffers, shared by the open files' caches
 	data  dataLocks   // page-cache invalidation under extent locks (datalock.go)
+	md    mdCache     // names cached under inode-bits locks (mdcache.go)
 
 	mu      sync.Mutex // guards the fields below; taken before inode.mu, never across an RPC
 	gen     uint64     // configuration generation applied
@@ -201,7 +202,7 @@ func (fs *FS) apply(conf *wire.ConfigReadReply, connect bool) {
 			m, err := mdc.New(mdc.Config{Target: t.Name, Index: t.Index, NIDs: nids, LNet: fs.cfg.LNet,
 				ClientUUID: fs.uuid, Logger: fs.cfg.Logger, AT: fs.cfg.AT, ConnectTimeout: fs.cfg.ConnectTimeout,
 				ReconnectBackoff: fs.cfg.ReconnectBackoff, PingInterval: fs.cfg.PingInterval,
-				Callbacks: fs.cbs})
+				Callbacks: fs.cbs, LockHooks: ldlm.Hooks{Cancel: fs.md.cancelled}})
 			if err != nil || !fs.lmv.Add(m) {
 				fs.log.Warn("MDT not added", zap.String("target", t.Name), zap.Error(err))
 				continue

@@ -36,23 +36,29 @@ func (fs *FS) inodeAttr(ctx context.Context, r *wire.InodeReply) (wire.Attr, err
 	return a, nil
 }
 
-// Lookup looks name up in parent (MDS_GETATTR_NAME); a missing name is
-// an error matching syscall.ENOENT.
+// Lookup looks name up in parent (MDS_GETATTR_NAME, or the cache under
+// inode-bits locks: mdcache.go); a missing name is an error matching
+// syscall.ENOENT.
 func (fs *FS) Lookup(ctx context.Context, parent wire.FID, name string) (wire.FID, wire.Attr, error) {
 	fs.stats.count(opLookup)
 	ctx, m, err := fs.mdcFor(ctx, parent)
 	if err != nil {
 		return wire.FID{}, wire.Attr{}, err
 	}
-	r, err := m.GetattrName(ctx, parent, name)
-	if err != nil {
-		return wire.FID{}, wire.Attr{}, err
+	r, ok := fs.cachedLookup(ctx, m, parent, name)
+	if !ok {
+		t0 := time.Now()
+		if r, err = m.GetattrName(ctx, parent, name); err != nil {
+			return wire.FID{}, wire.Attr{}, err
+		}
+		fs.learnName(ctx, m, parent, name, r, t0)
 	}
 	a, err := fs.inodeAttr(ctx, r)
 	return r.FID, a, err
 }
 
-// GetAttr returns fid's attributes: the MDT's, with a regular file's size,
+// GetAttr returns fid's attributes: the MDT's (cached under an inode-bits
+// lock for a non-directory: mdcache.go), with a regular file's size,
 // blocks and times from its objects and this client's cache.
 func (fs *FS) GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error) {
 	fs.stats.count(opGetattr)
@@ -60,7 +66,7 @@ func (fs *FS) GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error) {
 	if err != nil {
 		return wire.Attr{}, err
 	}
-	r, err := m.Getattr(ctx, fid)
+	r, err := fs.getattr(ctx, m, fid)
 	if err != nil {
 		return wire.Attr{}, err
 	}

@@ -97,7 +97,9 @@
 // PLAIN, IBITS and FLOCK locks on resources named by FIDs
 // (wire.ResIDOfFID), its LDLM_ENQUEUE and LDLM_CANCEL handlers on the
 // target beside the metadata ones. flock(2) and fcntl(2) locks of clients
-// are FLOCK locks on the file's resource. A client that misses a lock
+// are FLOCK locks on the file's flock resource (the FID's name with
+// wire.LockFlock in its fourth word: a resource has one lock type, and the
+// FID's own name holds the inode-bits locks). A client that misses a lock
 // callback (Config.LockASTTimeout, LockCancelTimeout) loses its locks and
 // then its export (Target.Evict), in that order; a client whose export
 // goes for another reason (eviction, disconnect, idle) loses its locks at

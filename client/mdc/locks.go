@@ -36,6 +36,16 @@ func (m *MDC) NamespaceName() string { return m.cfg.Target + "-mdc-" + m.imp.Cli
 // not set.
 func (m *MDC) Locks() *ldlm.Client { return m.locks }
 
+// FlockResID is the resource of fid's flock(2)/fcntl(2) locks: the FID's
+// name with wire.LockFlock in its fourth word. A resource has one lock
+// type, and the FID's own name carries the inode-bits locks the client
+// caches metadata under.
+func FlockResID(fid wire.FID) wire.ResID {
+	r := wire.ResIDOfFID(fid)
+	r[3] = uint64(wire.LockFlock)
+	return r
+}
+
 // Flock runs one flock(2)/fcntl(2) request on fid's FLOCK resource on the
 // MDT (see ldlm.Client.Flock): FlockWait waits until ctx ends, and then
 // cancels the request.
@@ -44,7 +54,7 @@ func (m *MDC) Flock(ctx context.Context, fid wire.FID, cmd ldlm.FlockCmd, fl ldl
 		return ldlm.Flock{}, fmt.Errorf("mdc: %s: flock: %w", m.cfg.Target, ErrNoLocks)
 	}
 	start := time.Now()
-	got, err := m.locks.Flock(ctx, wire.ResIDOfFID(fid), cmd, fl)
+	got, err := m.locks.Flock(ctx, FlockResID(fid), cmd, fl)
 	m.stats.RPC(wire.LDLMEnqueue, time.Since(start))
 	if err != nil {
 		return ldlm.Flock{}, fmt.Errorf("mdc: %s: flock: %w", m.cfg.Target, err)
@@ -61,4 +71,23 @@ func (m *MDC) closeLocks() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeLocksTimeout)
 	defer cancel()
 	_ = m.locks.Close(ctx)
+}
+
+// Lock returns a lock serving d with a reference the caller releases: a
+// cached one (no RPC), else one the MDT grants (LDLM_ENQUEUE, counted in
+// Stats like the MDC's own RPCs).
+func (m *MDC) Lock(ctx context.Context, d wire.LockDesc) (*ldlm.Lock, error) {
+	if m.locks == nil {
+		return nil, fmt.Errorf("mdc: %s: lock: %w", m.cfg.Target, ErrNoLocks)
+	}
+	if l := m.locks.Match(d); l != nil {
+		return l, nil
+	}
+	start := time.Now()
+	l, err := m.locks.Enqueue(ctx, d, 0)
+	m.stats.RPC(wire.LDLMEnqueue, time.Since(start))
+	if err != nil {
+		return nil, fmt.Errorf("mdc: %s: lock: %w", m.cfg.Target, err)
+	}
+	return l, nil
 }

@@ -24,6 +24,14 @@ func TestFlockTwoMounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Both cache the file's attributes under inode-bits locks: flocks
+	// live beside them, on a resource of their own.
+	if _, err := a.GetAttr(ctx, fid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetAttr(ctx, fid); err != nil {
+		t.Fatal(err)
+	}
 	wr := func(owner uint64, s, e uint64) ldlm.Flock {
 		return ldlm.Flock{Mode: wire.LockPW, Start: s, End: e, PID: uint32(owner), Owner: owner}
 	}

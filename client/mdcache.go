@@ -1,0 +1,254 @@
+package client
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stria-fs/stria/client/mdc"
+	"github.com/stria-fs/stria/ldlm"
+	"github.com/stria-fs/stria/wire"
+)
+
+// Metadata cache under inode-bits locks (Lustre's llite with its MDC
+// locks).
+//
+// The client caches what the MDT said of an object — its InodeReply:
+// attributes and layout — only while it holds a PR inode-bits lock on it
+// (LOOKUP|UPDATE|PERM), stored as the lock's data, so that it goes with
+// the lock. The MDT takes an EX lock on an object before changing it
+// (mdt/mdlock.go), which calls this client's lock back: the cache is gone
+// before the change is made, and what was cached is never stale. A reply
+// is cached only if it was fetched while the lock was held (the lock was
+// granted before the request went out and is still held), so a change
+// that slipped in between the fetch and the grant cannot be cached.
+//
+// What is served from the cache:
+//   - GetAttr of a non-directory: the MDT's attributes and layout; the
+//     size and blocks still come from the objects (fileAttr, under the
+//     data path's extent locks). A directory's own attributes (times,
+//     nlink, size) change with every entry made in it, which takes no
+//     lock on it, so GetAttr of a directory always asks the MDT.
+//   - Lookup of a name whose binding was fetched under the child's lock
+//     (LOOKUP: unlink, rename and rmdir of the name call it back), when
+//     the parent's cached mode and owner (PERM: chmod and chown call it
+//     back) let the caller search it, as the MDT would check. A cached
+//     directory's attributes in a Lookup answer may lag in times, nlink
+//     and size (GetAttr has them current); mode and owner are exact.
+//
+// The first access of an object takes its lock (one LDLM_ENQUEUE); later
+// ones cost no RPC to the MDT while the lock stays cached (the namespace's
+// LRU: ldlm.namespaces.*-mdc-*.lru_size and lru_max_age).
+
+// mdBits are the inode bits the client caches an object under.
+const mdBits = wire.InodeLockLookup | wire.InodeLockUpdate | wire.InodeLockPerm
+
+// mdEntry is a lock's data: when the client had the lock, and the reply
+// fetched under it (nil until one was). Immutable: replaced as a whole.
+type mdEntry struct {
+	granted time.Time // taken after Enqueue returned: the grant was before
+	rep     *wire.InodeReply
+}
+
+// dentry is a name in a directory.
+type dentry struct {
+	parent wire.FID
+	name   string
+}
+
+// boundName is what a cached name binds to: the child and the lock its
+// binding was fetched under.
+type boundName struct {
+	fid  wire.FID
+	lock *ldlm.Lock
+}
+
+// mdCache is the FS's index of cached names. The entries themselves live
+// on the locks; a name is served only while its lock is the one Match
+// finds. mu is a leaf.
+type mdCache struct {
+	mu     sync.Mutex
+	names  map[dentry]boundName
+	byLock map[*ldlm.Lock][]dentry
+}
+
+// cancelled is the MDC lock namespaces' Cancel hook: the names bound
+// under l are forgotten (its entry goes with the lock). It runs before the
+// cancel reaches the MDT.
+func (c *mdCache) cancelled(_ context.Context, l *ldlm.Lock, _ bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range c.byLock[l] {
+		if b, ok := c.names[d]; ok && b.lock == l {
+			delete(c.names, d)
+		}
+	}
+	delete(c.byLock, l)
+}
+
+// bind records that name binds to fid under l.
+func (c *mdCache) bind(d dentry, fid wire.FID, l *ldlm.Lock) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.names == nil {
+		c.names, c.byLock = map[dentry]boundName{}, map[*ldlm.Lock][]dentry{}
+	}
+	if old, ok := c.names[d]; ok && old.lock == l {
+		return
+	}
+	c.names[d] = boundName{fid: fid, lock: l}
+	c.byLock[l] = append(c.byLock[l], d)
+}
+
+// lookup returns what d was bound to.
+func (c *mdCache) lookup(d dentry) (boundName, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.names[d]
+	return b, ok
+}
+
+func mdDesc(fid wire.FID) wire.LockDesc {
+	return wire.LockDesc{Res: wire.ResIDOfFID(fid), Type: wire.LockIBits, Mode: wire.LockPR,
+		Policy: wire.Policy{Bits: mdBits}}
+}
+
+func entryOf(l *ldlm.Lock) *mdEntry {
+	e, _ := l.Data().(*mdEntry)
+	return e
+}
+
+// mdLock returns a PR lock on fid with a reference, taking it from the MDT
+// if the client has none cached; nil when the MDC has no lock namespace
+// or the lock cannot be had (the caller then goes without the cache).
+func (fs *FS) mdLock(ctx context.Context, m *mdc.MDC, fid wire.FID) *ldlm.Lock {
+	if m.Locks() == nil {
+		return nil
+	}
+	l, err := m.Lock(ctx, mdDesc(fid))
+	if err != nil {
+		return nil
+	}
+	if entryOf(l) == nil {
+		l.SetData(&mdEntry{granted: time.Now()})
+	}
+	return l
+}
+
+// getattr returns fid's MDT attributes and layout: from the cache for a
+// non-directory, else from the MDT under the lock, cached.
+func (fs *FS) getattr(ctx context.Context, m *mdc.MDC, fid wire.FID) (*wire.InodeReply, error) {
+	l := fs.mdLock(ctx, m, fid)
+	if l == nil {
+		return m.Getattr(ctx, fid)
+	}
+	defer l.Release()
+	e := entryOf(l)
+	if e != nil && e.rep != nil && e.rep.Attr.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		r := *e.rep
+		return &r, nil
+	}
+	r, err := m.Getattr(ctx, fid)
+	if err != nil {
+		return nil, err
+	}
+	if e != nil {
+		l.SetData(&mdEntry{granted: e.granted, rep: r})
+	}
+	return r, nil
+}
+
+// cachedLookup answers a lookup from the cache, if it can.
+func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, name string) (*wire.InodeReply, bool) {
+	ns := m.Locks()
+	if ns == nil || name == "." || name == ".." {
+		return nil, false
+	}
+	b, ok := fs.md.lookup(dentry{parent, name})
+	if !ok {
+		return nil, false
+	}
+	l := ns.Match(mdDesc(b.fid))
+	if l == nil {
+		return nil, false
+	}
+	defer l.Release()
+	e := entryOf(l)
+	if l != b.lock || e == nil || e.rep == nil {
+		return nil, false
+	}
+	pl := ns.Match(mdDesc(parent))
+	if pl == nil {
+		return nil, false
+	}
+	defer pl.Release()
+	pe := entryOf(pl)
+	if pe == nil || pe.rep == nil || !mayExec(CredsFrom(ctx), &pe.rep.Attr) {
+		return nil, false // the MDT checks, and answers EACCES
+	}
+	r := *e.rep
+	return &r, true
+}
+
+// learnName caches what a lookup sent at t0 found, if the child's lock was
+// held since before t0; without a lock it takes one, for the next lookup.
+func (fs *FS) learnName(ctx context.Context, m *mdc.MDC, parent wire.FID, name string, r *wire.InodeReply, t0 time.Time) {
+	ns := m.Locks()
+	if ns == nil || name == "." || name == ".." {
+		return
+	}
+	l := ns.Match(mdDesc(r.FID))
+	if l == nil {
+		if l = fs.mdLock(ctx, m, r.FID); l != nil {
+			l.Release()
+		}
+		return
+	}
+	defer l.Release()
+	e := entryOf(l)
+	if e == nil || !e.granted.Before(t0) {
+		return
+	}
+	if e.rep == nil || e.rep.Attr.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+		rep := *r
+		l.SetData(&mdEntry{granted: e.granted, rep: &rep})
+	}
+	fs.md.bind(dentry{parent, name}, r.FID, l)
+	// Serving the name needs the parent's mode and owner too.
+	if pl := ns.Match(mdDesc(parent)); pl != nil {
+		pe := entryOf(pl)
+		pl.Release()
+		if pe != nil && pe.rep != nil {
+			return
+		}
+	}
+	_, _ = fs.getattr(ctx, m, parent)
+}
+
+// mayExec reports whether c may search a directory with attributes a, as
+// the MDT decides (mdd's permitted).
+func mayExec(c Creds, a *wire.Attr) bool {
+	if c.UID == 0 {
+		return true // a directory
+	}
+	var bits uint32
+	switch {
+	case c.UID == a.UID:
+		bits = a.Mode >> 6
+	case c.GID == a.GID || containsGID(c.Groups, a.GID):
+		bits = a.Mode >> 3
+	default:
+		bits = a.Mode
+	}
+	return bits&1 != 0
+}
+
+func containsGID(gs []uint32, g uint32) bool {
+	for _, x := range gs {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+package clientit
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stria-fs/stria/client"
+	"github.com/stria-fs/stria/internal/leaktest"
+	"github.com/stria-fs/stria/wire"
+)
+
+// mdcRPCs returns how many RPCs fs's MDCs sent (lctl get_param
+// mdc.*.stats, every opcode).
+func mdcRPCs(t *testing.T, fs *client.FS) uint64 {
+	t.Helper()
+	vals, err := fs.Node().Params.Get("mdc.*.stats")
+	if err != nil || len(vals) == 0 {
+		t.Fatalf("mdc stats: %v %v", vals, err)
+	}
+	var n uint64
+	for _, v := range vals {
+		for _, line := range strings.Split(v.Value, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 3 && f[2] == "samples" && f[3] == "[usec]" {
+				c, err := strconv.ParseUint(f[1], 10, 64)
+				if err != nil {
+					t.Fatalf("stats line %q", line)
+				}
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// Attributes and names are cached under inode-bits locks: a repeated
+// stat costs no RPC, and every change made on another client is seen at
+// once (its lock was called back first).
+func TestMetadataCacheUnderLocks(t *testing.T) {
+	leaktest.Check(t)
+	c := newCluster(t, clusterOpts{osts: 1})
+	a, b := c.mount(t), c.mount(t)
+	ctx := tctx(t)
+	dir, _, err := a.Mkdir(ctx, a.Root(), "d", 0o755)
+	must(t, err)
+	fid, _, err := a.Mknod(ctx, dir, "f", syscall.S_IFREG|0o644, 0)
+	must(t, err)
+	stat := func() wire.Attr {
+		t.Helper()
+		d, _, err := b.Lookup(ctx, b.Root(), "d")
+		must(t, err)
+		f, _, err := b.Lookup(ctx, d, "f")
+		must(t, err)
+		attr, err := b.GetAttr(ctx, f)
+		must(t, err)
+		return attr
+	}
+	for range 3 { // the first takes the locks, the second binds the names
+		stat()
+	}
+	before := mdcRPCs(t, b)
+	if got := stat(); got.Mode&0o7777 != 0o644 {
+		t.Fatalf("mode %o", got.Mode)
+	}
+	if n := mdcRPCs(t, b) - before; n != 0 {
+		t.Errorf("a cached stat sent %d MDC RPCs", n)
+	}
+	_, err = a.SetAttr(ctx, fid, wire.Attr{Valid: wire.AttrMode, Mode: 0o600})
+	must(t, err)
+	if got := stat(); got.Mode&0o7777 != 0o600 {
+		t.Errorf("b sees mode %o after a's chmod", got.Mode&0o7777)
+	}
+	must(t, a.Rename(ctx, dir, "f", dir, "g", 0))
+	d, _, err := b.Lookup(ctx, b.Root(), "d")
+	must(t, err)
+	if _, _, err := b.Lookup(ctx, d, "f"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("b looks up the renamed name: %v", err)
+	}
+	g, _, err := b.Lookup(ctx, d, "g")
+	must(t, err)
+	if g != fid {
+		t.Errorf("b finds %v under the new name, want %v", g, fid)
+	}
+	// b caches the new name, then a unlinks it.
+	for range 2 {
+		_, _, err = b.Lookup(ctx, d, "g")
+		must(t, err)
+	}
+	must(t, a.Unlink(ctx, dir, "g"))
+	if _, _, err := b.Lookup(ctx, d, "g"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("b looks up the unlinked name: %v", err)
+	}
+	// A search permission taken away is seen at once, for a cached name.
+	h, _, err := a.Mknod(ctx, dir, "h", syscall.S_IFREG|0o644, 0)
+	must(t, err)
+	alice := client.WithCreds(ctx, client.Creds{UID: 1000, GID: 1000})
+	for range 3 {
+		got, _, err := b.Lookup(alice, d, "h")
+		must(t, err)
+		if got != h {
+			t.Fatalf("lookup h: %v", got)
+		}
+	}
+	_, err = a.SetAttr(ctx, dir, wire.Attr{Valid: wire.AttrMode, Mode: 0o700})
+	must(t, err)
+	if _, _, err := b.Lookup(alice, d, "h"); !errors.Is(err, syscall.EACCES) {
+		t.Errorf("alice looks up in a directory she may no longer search: %v", err)
+	}
+	vals, err := b.Node().Params.Get("ldlm.namespaces.*-mdc-*.lock_count")
+	if err != nil || len(vals) != 1 || vals[0].Value == "0" {
+		t.Errorf("lock_count: %v %v", vals, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
