@@ -113,6 +113,7 @@ func (o *OSC) write(ctx context.Context, fid wire.FID, off uint64, p []byte, sum
 			r.Length, syscall.EIO)
 	}
 	o.stats.Write.Add(uint64(len(p)))
+	o.attrs.wrote(fid, len(p), r.Size)
 	return r.Size, nil
 }
 

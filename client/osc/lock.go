@@ -18,7 +18,7 @@ func (o *OSC) newLocks() error {
 	}
 	lc, err := ldlm.NewClient(ldlm.ClientConfig{
 		Name: o.cfg.Target + "-osc-" + o.cfg.Instance, Import: o.imp, Callbacks: o.cfg.Callbacks,
-		LRUSize: o.cfg.LockLRUSize, Hooks: o.cfg.LockHooks, Logger: o.cfg.Logger,
+		LRUSize: o.cfg.LockLRUSize, Hooks: o.hooks(), Logger: o.cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
@@ -52,6 +52,7 @@ func (o *OSC) Lock(ctx context.Context, fid wire.FID, mode wire.LockMode, start,
 	if data != nil && l.Data() == nil {
 		l.SetData(data)
 	}
+	o.attrs.note(fid, l)
 	return l, nil
 }
 

@@ -28,12 +28,17 @@ func (o *OSC) call(ctx context.Context, opc wire.Opcode, body, reply wire.Body) 
 }
 
 // GetAttr returns object fid's attributes (OST_GETATTR): its size, blocks
-// and times.
+// and times; without an RPC while this OSC holds a lock on the whole
+// object (attrcache.go: size, blocks and mtime as this client knows them).
 func (o *OSC) GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error) {
+	if a, ok := o.attrs.get(fid); ok {
+		return a, nil
+	}
 	var r wire.ObjectAttrRequest
 	if err := o.call(ctx, wire.OSTGetattr, &wire.FIDRequest{FID: fid}, &r); err != nil {
 		return wire.Attr{}, fmt.Errorf("getattr %v: %w", fid, err)
 	}
+	o.attrs.merge(fid, r.Attr)
 	return r.Attr, nil
 }
 
@@ -50,6 +55,7 @@ func (o *OSC) Punch(ctx context.Context, fid wire.FID, size uint64) error {
 	if err := o.call(ctx, wire.OSTPunch, &wire.PunchRequest{FID: fid, Start: size, End: wire.PunchToEOF}, &r); err != nil {
 		return fmt.Errorf("punch %v at %d: %w", fid, size, err)
 	}
+	o.attrs.set(fid, r.Attr)
 	return nil
 }
 
@@ -67,6 +73,7 @@ func (o *OSC) SetSize(ctx context.Context, fid wire.FID, size uint64) error {
 	if err := o.call(ctx, wire.OSTSetattr, req, &r); err != nil {
 		return fmt.Errorf("setattr %v size %d: %w", fid, size, err)
 	}
+	o.attrs.set(fid, r.Attr)
 	return nil
 }
 

@@ -124,6 +124,7 @@ type OSC struct {
 	closed   bool
 
 	locks *ldlm.Client // nil without Config.Callbacks
+	attrs attrCache    // objects' attributes under whole-object locks
 }
 
 // New returns an OSC; Connect starts its import.
