@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -92,5 +94,48 @@ func testMDCoherence(t *testing.T, c *cluster.Cluster) {
 	must(t, "rmdir on 1", os.Remove(filepath.Join(b, "new")))
 	if got := names(a); len(got) != 0 {
 		t.Errorf("client 0 lists %v after rmdir on 1", got)
+	}
+}
+
+// mdcRPCs sums the RPCs every mounted client's MDCs sent (lctl get_param
+// mdc.*.stats).
+func mdcRPCs(t *testing.T, c *cluster.Cluster) uint64 {
+	t.Helper()
+	var n uint64
+	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", "mdc.*.stats"), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[2] == "samples" && f[3] == "[usec]" {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			must(t, "stats line "+line, err)
+			n += v
+		}
+	}
+	return n
+}
+
+// testCachedStat: once a client holds the locks, stat(2) of a file sends
+// no RPC to the MDT; a change on the other client is still seen at once.
+func testCachedStat(t *testing.T, c *cluster.Cluster) {
+	a, b := twoPaths(t, c)
+	must(t, "create", os.WriteFile(filepath.Join(a, "f"), []byte("data"), 0o644))
+	p := filepath.Join(b, "f")
+	var st unix.Stat_t
+	for range 3 { // locks, then names and attributes under them
+		must(t, "stat", unix.Stat(p, &st))
+	}
+	before := mdcRPCs(t, c)
+	for range 10 {
+		must(t, "stat", unix.Stat(p, &st))
+	}
+	if n := mdcRPCs(t, c) - before; n != 0 {
+		t.Errorf("10 cached stats sent %d MDC RPCs", n)
+	}
+	if st.Size != 4 || st.Mode&0o777 != 0o644 {
+		t.Errorf("cached stat: size %d mode %o", st.Size, st.Mode)
+	}
+	must(t, "chmod on 0", os.Chmod(filepath.Join(a, "f"), 0o640))
+	must(t, "stat after chmod", unix.Stat(p, &st))
+	if st.Mode&0o777 != 0o640 {
+		t.Errorf("client 1 sees mode %o after client 0's chmod", st.Mode&0o777)
 	}
 }
