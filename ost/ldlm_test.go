@@ -123,3 +123,43 @@ func TestEvictSilentHolder(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictDeadHolder: a client that dies holding a lock (its node gone,
+// as a killed process) is evicted once it misses the callback, and a
+// conflicting request of another client is granted.
+func TestEvictDeadHolder(t *testing.T) {
+	checkLeaks(t)
+	c := newCluster(t, 1, 0, func(cfg *Config) {
+		cfg.ASTTimeout, cfg.CancelTimeout = 300*time.Millisecond, 300*time.Millisecond
+	})
+	ctx := testCtx(t)
+	fid := wire.FID{Seq: Sequence(0, 0), Oid: precreate(t, c.io(), 0, 1).First.Oid}
+
+	// A lives on a node of its own, lo(3), which dies.
+	aln := lnetNode(t, c.fab, "lo(3)")
+	saved := c.cln
+	c.cln = aln
+	acbs := c.callbacks()
+	a, _ := c.lockClient(acbs, "client-a", ldlm.Hooks{})
+	c.cln = saved
+	la, err := a.Enqueue(ctx, extent(fid, wire.LockPW, 0, wire.LockEOF), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	la.Release()
+	if err := aln.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, _ := c.lockClient(c.callbacks(), "client-b", ldlm.Hooks{})
+	lb, err := b.Enqueue(ctx, extent(fid, wire.LockPW, 0, 4095), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb.Release()
+	for _, e := range c.srv.targets[0].ptl.Exports() {
+		if e.ClientUUID == "client-a" {
+			t.Errorf("the dead client-a still has an export")
+		}
+	}
+}
