@@ -37,9 +37,11 @@ import (
 //     directory's attributes in a Lookup answer may lag in times, nlink
 //     and size (GetAttr has them current); mode and owner are exact.
 //
-// The first access of an object takes its lock (one LDLM_ENQUEUE); later
-// ones cost no RPC to the MDT while the lock stays cached (the namespace's
-// LRU: ldlm.namespaces.*-mdc-*.lru_size and lru_max_age).
+// The first access of an object asks the MDT as without a cache and takes
+// the object's lock in the background (one LDLM_ENQUEUE, not waited for);
+// the next access fetches under the lock and caches, and later ones cost
+// no RPC to the MDT while the lock stays cached (the namespace's LRU,
+// mdc.LRUSize: ldlm.namespaces.*-mdc-*.lru_size and lru_max_age).
 
 // mdBits are the inode bits the client caches an object under.
 const mdBits = wire.InodeLockLookup | wire.InodeLockUpdate | wire.InodeLockPerm
@@ -68,9 +70,10 @@ type boundName struct {
 // on the locks; a name is served only while its lock is the one Match
 // finds. mu is a leaf.
 type mdCache struct {
-	mu     sync.Mutex
-	names  map[dentry]boundName
-	byLock map[*ldlm.Lock][]dentry
+	mu      sync.Mutex
+	names   map[dentry]boundName
+	byLock  map[*ldlm.Lock][]dentry
+	pending map[wire.FID]struct{} // locks prefetchLock is taking
 }
 
 // cancelled is the MDC lock namespaces' Cancel hook: the names bound
@@ -137,10 +140,18 @@ func (fs *FS) mdLock(ctx context.Context, m *mdc.MDC, fid wire.FID) *ldlm.Lock {
 }
 
 // getattr returns fid's MDT attributes and layout: from the cache for a
-// non-directory, else from the MDT under the lock, cached.
+// non-directory under a cached lock; else from the MDT, cached if a lock
+// is held (it was granted before the request and is held through it).
+// Without a lock the reply is not cached, and the lock is taken in the
+// background for the next access, so a first stat waits for no extra RPC.
 func (fs *FS) getattr(ctx context.Context, m *mdc.MDC, fid wire.FID) (*wire.InodeReply, error) {
-	l := fs.mdLock(ctx, m, fid)
+	ns := m.Locks()
+	if ns == nil {
+		return m.Getattr(ctx, fid)
+	}
+	l := ns.Match(mdDesc(fid))
 	if l == nil {
+		fs.prefetchLock(m, fid)
 		return m.Getattr(ctx, fid)
 	}
 	defer l.Release()
@@ -157,6 +168,45 @@ func (fs *FS) getattr(ctx context.Context, m *mdc.MDC, fid wire.FID) (*wire.Inod
 		l.SetData(&mdEntry{granted: e.granted, rep: r})
 	}
 	return r, nil
+}
+
+// prefetchLocks bounds the lock requests prefetchLock has in flight.
+const prefetchLocks = 16
+
+// prefetchLock takes fid's lock in the background (owned by fs.wg), unless
+// one is already being taken or prefetchLocks are in flight.
+func (fs *FS) prefetchLock(m *mdc.MDC, fid wire.FID) {
+	c := &fs.md
+	c.mu.Lock()
+	if c.pending == nil {
+		c.pending = map[wire.FID]struct{}{}
+	}
+	_, dup := c.pending[fid]
+	if dup || len(c.pending) >= prefetchLocks {
+		c.mu.Unlock()
+		return
+	}
+	c.pending[fid] = struct{}{}
+	c.mu.Unlock()
+	fs.mu.Lock()
+	if fs.closed {
+		fs.mu.Unlock()
+		c.mu.Lock()
+		delete(c.pending, fid)
+		c.mu.Unlock()
+		return
+	}
+	fs.wg.Add(1)
+	fs.mu.Unlock()
+	go func() {
+		defer fs.wg.Done()
+		if l := fs.mdLock(fs.ctx, m, fid); l != nil {
+			l.Release()
+		}
+		c.mu.Lock()
+		delete(c.pending, fid)
+		c.mu.Unlock()
+	}()
 }
 
 // cachedLookup answers a lookup from the cache, if it can.
@@ -200,9 +250,7 @@ func (fs *FS) learnName(ctx context.Context, m *mdc.MDC, parent wire.FID, name s
 	}
 	l := ns.Match(mdDesc(r.FID))
 	if l == nil {
-		if l = fs.mdLock(ctx, m, r.FID); l != nil {
-			l.Release()
-		}
+		fs.prefetchLock(m, r.FID)
 		return
 	}
 	defer l.Release()
@@ -223,7 +271,10 @@ func (fs *FS) learnName(ctx context.Context, m *mdc.MDC, parent wire.FID, name s
 			return
 		}
 	}
-	_, _ = fs.getattr(ctx, m, parent)
+	if l := fs.mdLock(ctx, m, parent); l != nil {
+		l.Release()
+		_, _ = fs.getattr(ctx, m, parent)
+	}
 }
 
 // mayExec reports whether c may search a directory with attributes a, as

@@ -9,6 +9,12 @@ import (
 	"github.com/stria-fs/stria/wire"
 )
 
+// LRUSize is the default lru_size of an MDC's lock namespace: every
+// cached attribute and name costs a lock, so a client walking a directory
+// of a few thousand files keeps them all (Lustre's dynamic LRU grows as
+// far); ldlm.namespaces.*-mdc-*.lru_size changes it.
+const LRUSize = 16384
+
 // closeLocksTimeout bounds how long Close spends cancelling the MDC's
 // locks on the MDT.
 const closeLocksTimeout = 10 * time.Second
@@ -19,7 +25,7 @@ func (m *MDC) newLocks() error {
 	if m.cfg.Callbacks == nil {
 		return nil
 	}
-	cl, err := ldlm.NewClient(ldlm.ClientConfig{Name: m.NamespaceName(), Import: m.imp,
+	cl, err := ldlm.NewClient(ldlm.ClientConfig{Name: m.NamespaceName(), Import: m.imp, LRUSize: LRUSize,
 		Callbacks: m.cfg.Callbacks, Hooks: m.cfg.LockHooks, Logger: m.log.Named("ldlm")})
 	if err != nil {
 		return fmt.Errorf("%w: %s: lock namespace: %w", ErrBadConfig, m.cfg.Target, err)

@@ -58,13 +58,24 @@ func TestMetadataCacheUnderLocks(t *testing.T) {
 		must(t, err)
 		return attr
 	}
-	for range 3 { // the first takes the locks, the second binds the names
-		stat()
+	// The first stat takes the locks in the background, a later one
+	// caches under them; from then on a stat sends nothing.
+	cached := false
+	for range 100 {
+		before := mdcRPCs(t, b)
+		if got := stat(); got.Mode&0o7777 != 0o644 {
+			t.Fatalf("mode %o", got.Mode)
+		}
+		if mdcRPCs(t, b) == before {
+			cached = true
+			break
+		}
+	}
+	if !cached {
+		t.Fatal("100 stats in a row, each sent MDC RPCs")
 	}
 	before := mdcRPCs(t, b)
-	if got := stat(); got.Mode&0o7777 != 0o644 {
-		t.Fatalf("mode %o", got.Mode)
-	}
+	stat()
 	if n := mdcRPCs(t, b) - before; n != 0 {
 		t.Errorf("a cached stat sent %d MDC RPCs", n)
 	}
@@ -84,10 +95,16 @@ func TestMetadataCacheUnderLocks(t *testing.T) {
 	if g != fid {
 		t.Errorf("b finds %v under the new name, want %v", g, fid)
 	}
-	// b caches the new name, then a unlinks it.
+	// b caches the new name (its lock is still held), then a unlinks it.
 	for range 2 {
 		_, _, err = b.Lookup(ctx, d, "g")
 		must(t, err)
+	}
+	before = mdcRPCs(t, b)
+	_, _, err = b.Lookup(ctx, d, "g")
+	must(t, err)
+	if n := mdcRPCs(t, b) - before; n != 0 {
+		t.Errorf("a cached lookup of the renamed file sent %d MDC RPCs", n)
 	}
 	must(t, a.Unlink(ctx, dir, "g"))
 	if _, _, err := b.Lookup(ctx, d, "g"); !errors.Is(err, syscall.ENOENT) {
@@ -97,12 +114,21 @@ func TestMetadataCacheUnderLocks(t *testing.T) {
 	h, _, err := a.Mknod(ctx, dir, "h", syscall.S_IFREG|0o644, 0)
 	must(t, err)
 	alice := client.WithCreds(ctx, client.Creds{UID: 1000, GID: 1000})
-	for range 3 {
+	cached = false
+	for range 100 {
+		before := mdcRPCs(t, b)
 		got, _, err := b.Lookup(alice, d, "h")
 		must(t, err)
 		if got != h {
 			t.Fatalf("lookup h: %v", got)
 		}
+		if mdcRPCs(t, b) == before {
+			cached = true
+			break
+		}
+	}
+	if !cached {
+		t.Fatal("h never cached")
 	}
 	_, err = a.SetAttr(ctx, dir, wire.Attr{Valid: wire.AttrMode, Mode: 0o700})
 	must(t, err)
