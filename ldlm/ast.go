@@ -179,13 +179,17 @@ func (ns *Namespace) callbackImport(ctx context.Context, cl *client) (*ptlrpc.Im
 	case imp != nil:
 		return imp, nil
 	}
+	// Failed callbacks end in an eviction, logged here; the import's own
+	// resend messages would only repeat it. (IncreaseLevel only where it
+	// raises the level: zap reports an attempt to lower it as an error.)
+	log := ns.log.Named("ast").With(zap.String("client", cl.uuid))
+	if log.Core().Enabled(zap.WarnLevel) {
+		log = log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))
+	}
 	imp, err := ptlrpc.NewImport(ptlrpc.ImportConfig{
 		NIDs: []lnet.NID{peer.NID}, PID: peer.PID, LNet: ns.cfg.LNet,
 		RequestPortal: wire.LDLMCBRequestPortal, ReplyPortal: wire.LDLMCBReplyPortal, NoConnect: true,
-		PingInterval: -1, AT: ns.cfg.AT,
-		// Failed callbacks end in an eviction, logged here; the import's
-		// own resend messages would only repeat it.
-		Logger: ns.log.Named("ast").With(zap.String("client", cl.uuid)).WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
+		PingInterval: -1, AT: ns.cfg.AT, Logger: log,
 	})
 	if err != nil {
 		return nil, err
