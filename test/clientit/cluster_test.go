@@ -62,6 +62,8 @@ type clusterOpts struct {
 	osts      int   // OSTs, one OSS each
 	capacity  int64 // cap of every OST in bytes (0: none)
 	mdtParams []string
+	// lockTimeout, if set, is the MDT's lock callback and cancel timeout.
+	lockTimeout time.Duration
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -90,6 +92,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	c.mds, err = mdt.Start(tctx(t), mdt.Config{Dir: ddir, FSName: fsname, LNet: mdsLN, AT: testAT, NoSync: true,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named("mds"), ReadyTimeout: 10 * time.Second,
 		RegisterRetry: 20 * time.Millisecond, ExportCheckInterval: 50 * time.Millisecond,
+		LockASTTimeout: o.lockTimeout, LockCancelTimeout: o.lockTimeout,
 		OSP: func(c *osp.Config) {
 			c.StatfsInterval, c.RetryInterval = 100*time.Millisecond, 20*time.Millisecond
 			c.Import = func(ic *ptlrpc.ImportConfig) {
