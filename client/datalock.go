@@ -144,22 +144,21 @@ func (fs *FS) lockHooks() ldlm.Hooks {
 // cancelDataLock runs before an extent lock goes: the file's dirty data
 // is written back (it was written under this lock or another of the
 // file's; flushing all is simpler and never wrong), then the kernel's
-// pages of the file are dropped. After an eviction the dirty data is
-// written back too: the writes of a client evicted while holding a lock
-// may land after another client's (Lustre discards them; Stria's cache has
-// no discard yet).
+// pages of the file are dropped. After an eviction the dirty data of the
+// lock's object is discarded instead (writing it now could overwrite what
+// other clients wrote since; the file's writers get EIO at fsync and
+// close, as in Lustre).
 func (fs *FS) cancelDataLock(ctx context.Context, l *ldlm.Lock, evicted bool) {
 	fid, ok := l.Data().(wire.FID)
 	if !ok {
 		return
 	}
 	if in := fs.openedInode(fid); in != nil {
-		if err := in.cache.Flush(ctx); err != nil {
+		if evicted {
+			in.cache.Discard(l.Desc().Res.FID())
+		} else if err := in.cache.Flush(ctx); err != nil {
 			fs.log.Warn("write-back for a lock cancel failed", zap.Stringer("fid", fid), zap.Error(err))
 		}
-	}
-	if evicted {
-		fs.log.Warn("lock lost to an eviction", zap.Stringer("fid", fid))
 	}
 	fs.invalidate(fid)
 }

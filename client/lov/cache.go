@@ -427,6 +427,51 @@ func (c *Cache) writeback(o *object, e *extent, before []*extent) {
 	close(e.done)
 }
 
+// Discard drops the dirty data of object fid without writing it (what is
+// already in flight goes on): the client lost the lock it was cached
+// under (an eviction), and writing it now could overwrite what others
+// wrote since. The loss is reported to the cache's readers of errors as
+// ErrDiscarded (EIO), as Lustre's -EIO after an eviction. It returns the
+// bytes dropped.
+func (c *Cache) Discard(fid wire.FID) int64 {
+	exits := map[Target]int64{}
+	var bufs [][]byte
+	var rpcs []uint64
+	var n int64
+	c.mu.Lock()
+	for obj, o := range c.objs {
+		if obj.FID != fid || len(o.dirty) == 0 {
+			continue
+		}
+		for _, e := range o.dirty {
+			exits[o.t] += int64(len(e.data))
+			n += int64(len(e.data))
+			bufs, rpcs = append(bufs, e.data), append(rpcs, o.rpc)
+			e.data, e.err = nil, fmt.Errorf("%w (%w)", ErrDiscarded, syscall.EIO)
+			close(e.done)
+		}
+		o.dirty = nil
+		if len(o.flying) == 0 {
+			delete(c.objs, obj)
+		}
+	}
+	if n > 0 {
+		c.err = fmt.Errorf("%w: %d bytes of %v (%w)", ErrDiscarded, n, fid, syscall.EIO)
+		c.errSeq++
+	}
+	c.mu.Unlock()
+	for t, k := range exits {
+		t.ExitCache(k)
+	}
+	for i, b := range bufs {
+		c.bufs.put(b, rpcs[i])
+	}
+	if n > 0 {
+		c.log.Warn("lov: cached writes discarded: the lock was lost", zap.Stringer("fid", fid), zap.Int64("bytes", n))
+	}
+	return n
+}
+
 // WritebackOST starts writing back everything dirty towards OST ost.
 func (c *Cache) WritebackOST(ost uint32) {
 	c.mu.Lock()

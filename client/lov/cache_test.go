@@ -360,3 +360,31 @@ func TestCacheConcurrentWriters(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheDiscard(t *testing.T) {
+	ts := newTargets(2, 4<<20)
+	l := plain(t, 2, 1<<20)
+	c := newCache(t, ts, l)
+	seen := c.ErrSeq()
+	c.Write(ctx(t), pattern(4096, 1), 0)     // OST 0
+	c.Write(ctx(t), pattern(4096, 2), 1<<20) // OST 1
+	obj0 := l.Components[0].Stripe.Objects[0].FID
+	if n := c.Discard(obj0); n != 4096 {
+		t.Fatalf("discarded %d bytes, want 4096", n)
+	}
+	if err := c.Err(&seen); !errors.Is(err, ErrDiscarded) || !errors.Is(err, syscall.EIO) {
+		t.Errorf("error after a discard: %v, want ErrDiscarded and EIO", err)
+	}
+	if ts[0].dirty != 0 {
+		t.Errorf("OST 0 still accounts %d cached bytes", ts[0].dirty)
+	}
+	if err := c.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n0, n1 := len(ts[0].recorded("write")), len(ts[1].recorded("write")); n0 != 0 || n1 != 1 {
+		t.Errorf("writes %d, %d after the discard of OST 0's object; want 0, 1", n0, n1)
+	}
+	if n := c.Discard(obj0); n != 0 {
+		t.Errorf("a second discard dropped %d bytes", n)
+	}
+}

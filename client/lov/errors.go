@@ -12,6 +12,10 @@ var (
 	// ErrNoLayout: the file has no layout to do I/O over. It also matches
 	// syscall.EIO.
 	ErrNoLayout = errors.New("lov: file has no layout")
+	// ErrDiscarded: cached writes were dropped unwritten because the lock
+	// they were cached under was lost (the client was evicted). Readers of
+	// the cache's errors see it wrapping syscall.EIO.
+	ErrDiscarded = errors.New("lov: cached writes discarded: the client lost its lock")
 	// ErrClosed: the cache is closed.
 	ErrClosed = errors.New("lov: cache closed")
 )
