@@ -42,6 +42,12 @@
 // what the OST's grant does not cover. Errors of write-back are kept and
 // reported once to each reader of them (Err, Linux's errseq).
 //
+// The client caches written data only under a PW extent lock of the
+// object (client/datalock.go); when the lock is called back the client
+// flushes, and when it was lost to an eviction it drops the object's dirty
+// data (Discard, reported as ErrDiscarded, EIO). ObjectEnd tells how far
+// the cached writes extend an object, the answer to an OST's glimpse.
+//
 // # Goroutines and locks
 //
 // Read, Glimpse and Truncate start goroutines per RPC and wait for all of
