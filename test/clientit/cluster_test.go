@@ -49,26 +49,29 @@ type cluster struct {
 	nextNode int
 	mu       sync.Mutex
 	oss      []*ostNode
+	lockTO   time.Duration // clusterOpts.lockTimeout, for the OSSs
 }
 
 // ostNode is one OSS: its node and its OST's directory, to restart it.
 type ostNode struct {
-	ln  *lnet.LNet
-	dir string
-	srv *ost.Server
+	ln     *lnet.LNet
+	dir    string
+	srv    *ost.Server
+	lockTO time.Duration
 }
 
 type clusterOpts struct {
 	osts      int   // OSTs, one OSS each
 	capacity  int64 // cap of every OST in bytes (0: none)
 	mdtParams []string
-	// lockTimeout, if set, is the MDT's lock callback and cancel timeout.
+	// lockTimeout, if set, is the MDT's and the OSTs' lock callback and
+	// cancel timeout.
 	lockTimeout time.Duration
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
 	t.Helper()
-	c := &cluster{t: t, fabric: lolnd.NewFabric(), dir: t.TempDir(), nextNode: 1}
+	c := &cluster{t: t, fabric: lolnd.NewFabric(), dir: t.TempDir(), nextNode: 1, lockTO: o.lockTimeout}
 	mgsLN := c.node()
 	mdir := filepath.Join(c.dir, "mgs")
 	if err := mgs.Format(mdir, mgs.FormatOptions{}); err != nil {
@@ -146,7 +149,7 @@ func (c *cluster) addOST(capacity int64) *ost.Server {
 		Capacity: capacity}); err != nil {
 		c.t.Fatal(err)
 	}
-	n := &ostNode{ln: ln, dir: dir}
+	n := &ostNode{ln: ln, dir: dir, lockTO: c.lockTO}
 	n.start(c.t)
 	c.t.Cleanup(func() { _ = n.srv.Close() })
 	c.mu.Lock()
@@ -160,6 +163,7 @@ func (n *ostNode) start(t testing.TB) {
 	t.Helper()
 	srv, err := ost.Start(tctx(t), ost.Config{Dirs: []string{n.dir}, FSName: fsname, LNet: n.ln, AT: testAT,
 		RegisterRetry: 20 * time.Millisecond, StatFSInterval: 100 * time.Millisecond,
+		ASTTimeout: n.lockTO, CancelTimeout: n.lockTO,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)).Named("oss")})
 	if err != nil {
 		t.Fatal(err)
