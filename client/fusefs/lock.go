@@ -43,6 +43,8 @@ var (
 	_ fs.NodeSetlkwer = (*node)(nil)
 	_ fs.NodeFlusher  = (*node)(nil)
 	_ fs.NodeReleaser = (*node)(nil)
+
+	_ fs.FileReleasedirer = (*dirHandle)(nil)
 )
 
 // lockState is the mount's record-lock bookkeeping. The kernel leaves
@@ -255,6 +257,19 @@ func (n *node) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno {
 // Release runs after the last descriptor of an open file is closed: the
 // file's flock goes, then the file's own release.
 func (n *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
+	n.dropFlock(f)
+	if r, ok := f.(fs.FileReleaser); ok {
+		return r.Release(ctx)
+	}
+	return 0
+}
+
+// Releasedir runs after the last descriptor of an open directory is
+// closed: the directory's flock goes.
+func (d *dirHandle) Releasedir(_ context.Context, _ uint32) { d.n.dropFlock(d) }
+
+// dropFlock releases the flock taken through open file f, if any.
+func (n *node) dropFlock(f fs.FileHandle) {
 	n.lockMu.Lock()
 	owner, held := n.locks.flocks[f]
 	delete(n.locks.flocks, f)
@@ -262,8 +277,4 @@ func (n *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	if held {
 		n.unlockAll(owner)
 	}
-	if r, ok := f.(fs.FileReleaser); ok {
-		return r.Release(ctx)
-	}
-	return 0
 }

@@ -196,3 +196,23 @@ func TestFcntlThroughBackend(t *testing.T) {
 		t.Fatalf("held after a close: %+v", h)
 	}
 }
+
+// A flock on a directory goes when its last descriptor is closed.
+func TestFlockDirectory(t *testing.T) {
+	l := newLockFS()
+	dir := mountLocker(t, l)
+	p := dir + "/d"
+	must(t, "mkdir", os.Mkdir(p, 0o755))
+	d1, err := os.Open(p)
+	must(t, "open", err)
+	d2, err := os.Open(p)
+	must(t, "open", err)
+	defer d2.Close()
+	must(t, "flock d1", unix.Flock(int(d1.Fd()), unix.LOCK_EX|unix.LOCK_NB))
+	if err := unix.Flock(int(d2.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != unix.EWOULDBLOCK {
+		t.Fatalf("second open directory's flock: %v", err)
+	}
+	must(t, "close d1", d1.Close())
+	// The kernel sends RELEASEDIR after close(2) returns: wait for it.
+	must(t, "flock d2 once d1 is released", unix.Flock(int(d2.Fd()), unix.LOCK_EX))
+}
