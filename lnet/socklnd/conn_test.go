@@ -324,3 +324,34 @@ func TestWrongNIDAnswers(t *testing.T) {
 	lndtest.ExpectClosed(t, c)
 	awaitLog(t, logs, peer, ErrWrongNID)
 }
+
+// TestInlineAfterWriterDeadline: a send that went through the writer
+// goroutine (socket full) leaves no write deadline behind; once
+// Config.Timeout has passed, an inline send on the same healthy connection
+// still goes through. (A stale deadline failed every inline send with an
+// i/o timeout and dropped connections every Timeout.)
+func TestInlineAfterWriterDeadline(t *testing.T) {
+	lndtest.CheckLeaks(t)
+	const timeout = time.Second
+	h := newHarness(Config{Timeout: timeout})
+	r1 := lndtest.NewRecorder(lndtest.Policy{})
+	a := h.start(t, 0, lndtest.NewRecorder(lndtest.Policy{}))
+	b := h.start(t, 1, r1)
+	// Sends made before the connection is up queue for the writer
+	// goroutine, which writes them under its deadline.
+	var sends []*sent
+	for i := 0; i < 50; i++ {
+		sends = append(sends, send(a, b.NID(), make([]byte, 1000), uint64(i)))
+	}
+	for _, s := range sends {
+		if err := s.wait(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * timeout) // the writer's deadline, had it stayed, is now past
+	last := send(a, b.NID(), []byte("after"), uint64(len(sends)))
+	if err := last.wait(t); err != nil {
+		t.Fatalf("inline send after the writer's deadline passed: %v", err)
+	}
+	r1.Await(t, "every message", func(s *lndtest.Snapshot) bool { return len(s.Msgs) == len(sends)+1 })
+}

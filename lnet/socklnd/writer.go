@@ -163,9 +163,12 @@ func (c *conn) writeBatch(rest *restWrite, batch []*lnet.Tx) error {
 }
 
 // writeAll writes bufs in chunks of at most ioChunk bytes, each under a
-// fresh write deadline.
+// fresh write deadline, and clears the deadline when done: sendInline's raw
+// write honours it too, and a deadline left behind would fail every inline
+// send once it passed, on a healthy socket.
 func (c *conn) writeAll(bufs net.Buffers) error {
 	defer clear(c.chunk[:cap(c.chunk)])
+	defer func() { _ = c.nc.SetWriteDeadline(time.Time{}) }()
 	for len(bufs) > 0 {
 		chunk, n := c.chunk[:0], 0
 		for len(bufs) > 0 && n < ioChunk {
