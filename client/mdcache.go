@@ -24,6 +24,12 @@ import (
 // granted before the request went out and is still held), so a change
 // that slipped in between the fetch and the grant cannot be cached.
 //
+// Stria does not replay locks yet: an MDT that restarts has forgotten
+// them, and would call none back. Every entry records the MDT instance
+// (the import's incarnation) that granted its lock and is served only
+// while the MDC talks to that instance; the first stale one found has the
+// MDC's old locks cancelled.
+//
 // What is served from the cache:
 //   - GetAttr of a non-directory: the MDT's attributes and layout; the
 //     size and blocks still come from the objects (fileAttr, under the
@@ -50,6 +56,7 @@ const mdBits = wire.InodeLockLookup | wire.InodeLockUpdate | wire.InodeLockPerm
 // fetched under it (nil until one was). Immutable: replaced as a whole.
 type mdEntry struct {
 	granted time.Time // taken after Enqueue returned: the grant was before
+	inc     uint64    // the MDT instance that granted it; 0: unknown, never served
 	rep     *wire.InodeReply
 }
 
@@ -74,6 +81,7 @@ type mdCache struct {
 	names   map[dentry]boundName
 	byLock  map[*ldlm.Lock][]dentry
 	pending map[wire.FID]struct{} // locks prefetchLock is taking
+	cleaned map[*mdc.MDC]uint64   // the MDT instance whose stale locks were dropped
 }
 
 // cancelled is the MDC lock namespaces' Cancel hook: the names bound
@@ -129,14 +137,58 @@ func (fs *FS) mdLock(ctx context.Context, m *mdc.MDC, fid wire.FID) *ldlm.Lock {
 	if m.Locks() == nil {
 		return nil
 	}
+	inc := m.Incarnation()
 	l, err := m.Lock(ctx, mdDesc(fid))
 	if err != nil {
 		return nil
 	}
 	if entryOf(l) == nil {
-		l.SetData(&mdEntry{granted: time.Now()})
+		if inc != m.Incarnation() {
+			inc = 0 // the MDT restarted meanwhile: which instance granted it?
+		}
+		l.SetData(&mdEntry{granted: time.Now(), inc: inc})
 	}
 	return l
+}
+
+// usable reports whether e may be served or filled: it was granted by the
+// MDT instance the MDC talks to now. The first stale entry found after a
+// restart has the MDC's old locks cancelled in the background, so that new
+// ones are taken.
+func (fs *FS) usable(m *mdc.MDC, e *mdEntry) bool {
+	if e == nil {
+		return false
+	}
+	inc := m.Incarnation()
+	if e.inc != 0 && e.inc == inc {
+		return true
+	}
+	if e.inc == 0 || inc == 0 {
+		return false
+	}
+	c := &fs.md
+	c.mu.Lock()
+	if c.cleaned == nil {
+		c.cleaned = map[*mdc.MDC]uint64{}
+	}
+	if c.cleaned[m] == inc {
+		c.mu.Unlock()
+		return false
+	}
+	c.cleaned[m] = inc
+	c.mu.Unlock()
+	fs.mu.Lock()
+	if fs.closed {
+		fs.mu.Unlock()
+		return false
+	}
+	fs.wg.Add(1)
+	fs.mu.Unlock()
+	go func() {
+		defer fs.wg.Done()
+		m.Locks().CancelUnused(fs.ctx, nil)
+	}()
+	return false
 }
 
 // getattr returns fid's MDT attributes and layout: from the cache for a
@@ -156,7 +208,10 @@ func (fs *FS) getattr(ctx context.Context, m *mdc.MDC, fid wire.FID) (*wire.Inod
 	}
 	defer l.Release()
 	e := entryOf(l)
-	if e != nil && e.rep != nil && e.rep.Attr.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+	if !fs.usable(m, e) {
+		return m.Getattr(ctx, fid)
+	}
+	if e.rep != nil && e.rep.Attr.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		r := *e.rep
 		return &r, nil
 	}
@@ -164,9 +219,7 @@ func (fs *FS) getattr(ctx context.Context, m *mdc.MDC, fid wire.FID) (*wire.Inod
 	if err != nil {
 		return nil, err
 	}
-	if e != nil {
-		l.SetData(&mdEntry{granted: e.granted, rep: r})
-	}
+	l.SetData(&mdEntry{granted: e.granted, inc: e.inc, rep: r})
 	return r, nil
 }
 
@@ -225,7 +278,7 @@ func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, nam
 	}
 	defer l.Release()
 	e := entryOf(l)
-	if l != b.lock || e == nil || e.rep == nil {
+	if l != b.lock || !fs.usable(m, e) || e.rep == nil {
 		return nil, false
 	}
 	pl := ns.Match(mdDesc(parent))
@@ -234,7 +287,7 @@ func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, nam
 	}
 	defer pl.Release()
 	pe := entryOf(pl)
-	if pe == nil || pe.rep == nil || !mayExec(CredsFrom(ctx), &pe.rep.Attr) {
+	if !fs.usable(m, pe) || pe.rep == nil || !mayExec(CredsFrom(ctx), &pe.rep.Attr) {
 		return nil, false // the MDT checks, and answers EACCES
 	}
 	r := *e.rep
@@ -255,19 +308,19 @@ func (fs *FS) learnName(ctx context.Context, m *mdc.MDC, parent wire.FID, name s
 	}
 	defer l.Release()
 	e := entryOf(l)
-	if e == nil || !e.granted.Before(t0) {
+	if !fs.usable(m, e) || !e.granted.Before(t0) {
 		return
 	}
 	if e.rep == nil || e.rep.Attr.Mode&syscall.S_IFMT == syscall.S_IFDIR {
 		rep := *r
-		l.SetData(&mdEntry{granted: e.granted, rep: &rep})
+		l.SetData(&mdEntry{granted: e.granted, inc: e.inc, rep: &rep})
 	}
 	fs.md.bind(dentry{parent, name}, r.FID, l)
 	// Serving the name needs the parent's mode and owner too.
 	if pl := ns.Match(mdDesc(parent)); pl != nil {
 		pe := entryOf(pl)
 		pl.Release()
-		if pe != nil && pe.rep != nil {
+		if fs.usable(m, pe) && pe.rep != nil {
 			return
 		}
 	}

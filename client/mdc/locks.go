@@ -97,3 +97,9 @@ func (m *MDC) Lock(ctx context.Context, d wire.LockDesc) (*ldlm.Lock, error) {
 	}
 	return l, nil
 }
+
+// Incarnation returns the instance of the MDT the MDC is connected to: it
+// changes when the MDT restarts, which forgets every lock (Stria does not
+// replay locks yet), so what was cached under the old instance's locks is
+// not covered any more.
+func (m *MDC) Incarnation() uint64 { return m.imp.Info().Incarnation }
