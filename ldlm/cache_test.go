@@ -192,7 +192,10 @@ func TestLocalLock(t *testing.T) {
 // An enqueue interrupted while it waits is cancelled on the server.
 func TestEnqueueInterrupted(t *testing.T) {
 	checkLeaks(t)
-	cl := newCluster(t)
+	// a holds its lock in use throughout and never cancels: give it more
+	// time than the test takes on a loaded machine, or it is evicted and
+	// the no-wait enqueue below is granted.
+	cl := newCluster(t, func(c *Config) { c.CancelTimeout = time.Minute })
 	a, b := cl.addClient(false), cl.addClient(false)
 	held := a.enqueue(extent(1, wire.LockPW, 0, wire.LockEOF))
 	ctx, cancel := contextWithTimeout(time.Hour)
