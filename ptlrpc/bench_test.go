@@ -8,7 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/stria-fs/stria/internal/benchcmp"
 
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/socklnd"
@@ -101,30 +102,7 @@ func benchPair(b *testing.B, handlers map[wire.Opcode]Handler) *Import {
 	return imp
 }
 
-func tcpPair(b *testing.B) (client, server net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			b.Error(err)
-		}
-		accepted <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	server = <-accepted
-	b.Cleanup(func() { _ = client.Close(); _ = server.Close() })
-	return client, server
-}
-
-// The raw baselines run beside ptlrpc in alternating chunks (interleave),
+// The raw baselines run beside ptlrpc in alternating chunks (benchcmp.Interleave),
 // so that both see the same machine: on a shared machine the load changes
 // faster than a benchmark runs.
 
@@ -135,7 +113,7 @@ type rawEcho struct {
 }
 
 func newRawEcho(b *testing.B, size int) *rawEcho {
-	client, server := tcpPair(b)
+	client, server := benchcmp.TCPPair(b)
 	go func() {
 		buf := make([]byte, size)
 		for {
@@ -173,7 +151,7 @@ type rawStream struct {
 }
 
 func newRawStream(b *testing.B, size int) *rawStream {
-	client, server := tcpPair(b)
+	client, server := benchcmp.TCPPair(b)
 	r := &rawStream{c: client, payload: make([]byte, size), got: make(chan struct{}, 1024)}
 	go func() {
 		sink := make([]byte, size)
@@ -221,29 +199,6 @@ func parallel(n, workers int, op func(w int)) {
 	wg.Wait()
 }
 
-// interleave runs b.N operations of raw and of ours in alternating chunks
-// and reports raw time / our time as x-of-raw-tcp. The benchmark timer
-// runs during ours only.
-func interleave(b *testing.B, chunk int, raw, ours func(n int)) time.Duration {
-	b.ReportAllocs()
-	b.ResetTimer()
-	var rawD, ourD time.Duration
-	for done := 0; done < b.N; done += chunk {
-		n := min(chunk, b.N-done)
-		b.StopTimer()
-		start := time.Now()
-		raw(n)
-		rawD += time.Since(start)
-		b.StartTimer()
-		start = time.Now()
-		ours(n)
-		ourD += time.Since(start)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(rawD)/float64(ourD), "x-of-raw-tcp")
-	return ourD
-}
-
 // benchCall makes one call and releases its reply.
 func benchCall(b *testing.B, imp *Import, req *Req) {
 	rep, err := imp.Call(context.Background(), req)
@@ -262,7 +217,7 @@ func BenchmarkRPCPingPong(b *testing.B) {
 	imp := benchPair(b, map[wire.Opcode]Handler{opEcho: echo})
 	req := &Req{Opcode: opEcho, Body: make([]byte, size)}
 	benchCall(b, imp, req)
-	interleave(b, 256, func(n int) { raw.roundTrips(b, n) }, func(n int) {
+	benchcmp.Interleave(b, 256, "x-of-raw-tcp", func(n int) { raw.roundTrips(b, n) }, func(n int) {
 		for range n {
 			benchCall(b, imp, req)
 		}
@@ -283,7 +238,7 @@ func BenchmarkRPCParallel(b *testing.B) {
 		reqs[i] = &Req{Opcode: opEcho, Body: make([]byte, size)}
 	}
 	benchCall(b, imp, reqs[0])
-	ours := interleave(b, 1024, func(n int) {
+	ours := benchcmp.Interleave(b, 1024, "x-of-raw-tcp", func(n int) {
 		parallel(n, workers, func(w int) { raws[w].roundTrips(b, 1) })
 	}, func(n int) {
 		parallel(n, workers, func(w int) { benchCall(b, imp, reqs[w]) })
@@ -322,7 +277,7 @@ func BenchmarkBulkWrite(b *testing.B) {
 			}
 			benchCall(b, imp, reqs[0])
 			b.SetBytes(int64(bc.size))
-			interleave(b, 32, func(n int) { raw.send(b, n) }, func(n int) {
+			benchcmp.Interleave(b, 32, "x-of-raw-tcp", func(n int) { raw.send(b, n) }, func(n int) {
 				parallel(n, inFlight, func(w int) { benchCall(b, imp, reqs[w]) })
 			})
 		})
@@ -345,7 +300,7 @@ func BenchmarkBulkRead(b *testing.B) {
 			}
 			benchCall(b, imp, reqs[0])
 			b.SetBytes(int64(bc.size))
-			interleave(b, 32, func(n int) { raw.send(b, n) }, func(n int) {
+			benchcmp.Interleave(b, 32, "x-of-raw-tcp", func(n int) { raw.send(b, n) }, func(n int) {
 				parallel(n, inFlight, func(w int) { benchCall(b, imp, reqs[w]) })
 			})
 		})

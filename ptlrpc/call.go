@@ -47,7 +47,10 @@ type Reply struct {
 	b    *buf
 }
 
-// Decode decodes the reply body into body.
+// Decode decodes the reply body into body. Byte-slice fields of the
+// decoded body alias the reply's pooled buffer, so they are valid only
+// until Release: a caller that keeps them copies them first (or decodes
+// from a copy of Body).
 func (r *Reply) Decode(body wire.Body) error { return wire.DecodeBody(r.Body, body) }
 
 // BulkLen returns the number of bulk bytes the server moved.

@@ -2,9 +2,9 @@ package socklnd
 
 import (
 	"io"
-	"net"
 	"testing"
-	"time"
+
+	"github.com/stria-fs/stria/internal/benchcmp"
 
 	"github.com/stria-fs/stria/lnet"
 )
@@ -60,62 +60,11 @@ func newPut(src, dst lnet.NID, payload []byte, done func(error)) *lnet.Tx {
 	}
 }
 
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(b *testing.B) (client, server net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			b.Error(err)
-		}
-		accepted <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	server = <-accepted
-	b.Cleanup(func() { _ = client.Close(); _ = server.Close() })
-	return client, server
-}
-
-// compare runs n operations of lnd and of raw in alternating rounds, so
-// that both see the same load on a shared machine, and reports raw's time
-// over lnd's. The benchmark timer runs for lnd only.
-func compare(b *testing.B, raw, lnd func(n int)) {
-	const rounds = 20
-	var tr, tl time.Duration
-	b.ResetTimer()
-	done := 0
-	for r := range rounds {
-		n := (b.N*(r+1))/rounds - done
-		done += n
-		if n == 0 {
-			continue
-		}
-		b.StopTimer()
-		start := time.Now()
-		raw(n)
-		tr += time.Since(start)
-		b.StartTimer()
-		start = time.Now()
-		lnd(n)
-		tl += time.Since(start)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(tr)/float64(tl), "x-of-raw-tcp")
-}
-
 // BenchmarkSockPingPong: 64-byte PUTs bounced between two NIs, one at a
 // time, against 64-byte writes bounced over one raw TCP connection.
 func BenchmarkSockPingPong(b *testing.B) {
 	const size = 64
-	client, server := tcpPair(b)
+	client, server := benchcmp.TCPPair(b)
 	go func() { // echo until the connection closes
 		buf := make([]byte, size)
 		for {
@@ -157,7 +106,7 @@ func BenchmarkSockPingPong(b *testing.B) {
 	raw(1)
 	b.SetBytes(2 * size)
 	b.ReportAllocs()
-	compare(b, raw, lnd)
+	benchcmp.Interleave(b, b.N/20, "x-of-raw-tcp", raw, lnd)
 }
 
 // BenchmarkSockBulk: PUTs of 1 MiB and 4 MiB streamed from one NI to
@@ -173,7 +122,7 @@ func BenchmarkSockBulk(b *testing.B) {
 			payload := make([]byte, bc.size)
 			got := make(chan struct{}, 64)
 
-			client, server := tcpPair(b)
+			client, server := benchcmp.TCPPair(b)
 			go func() { // read whole messages until the connection closes
 				sink := make([]byte, bc.size)
 				for {
@@ -222,7 +171,7 @@ func BenchmarkSockBulk(b *testing.B) {
 			raw(1)
 			b.SetBytes(int64(bc.size))
 			b.ReportAllocs()
-			compare(b, raw, lnd)
+			benchcmp.Interleave(b, b.N/20, "x-of-raw-tcp", raw, lnd)
 		})
 	}
 }
