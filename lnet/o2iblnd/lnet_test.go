@@ -3,7 +3,6 @@ package o2iblnd
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -142,10 +141,6 @@ func TestOverLNet(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := ge.wait(t, lnet.EventReply)
-		if size > DefaultMaxMsgSize && errors.Is(ev.Err, lnet.ErrNoMatch) {
-			t.Skip("lnet calls Rx.Recv on a GET before it hands its REPLY to Send, so o2iblnd answers GET_DONE -ENODATA; " +
-				"issue 5 needs the core to send the REPLY (GetRx) first, as Lustre's lnet_parse_get does for an RDMA GET")
-		}
 		if ev.Err != nil || int(ev.MLength) != size || !bytes.Equal(got, src) {
 			t.Fatalf("GET of %d bytes: %+v", size, ev)
 		}
@@ -160,10 +155,6 @@ func TestFallbackToTCP(t *testing.T) {
 	f := memverbs.NewFabric() // no devices at all
 	var ports sync.Map
 	ln, err := newLNet(t, f, &ports, "o2ib0(ib0),tcp0(127.0.7.1)")
-	if errors.Is(err, lnet.ErrNotSupported) {
-		t.Skip("lnet.New fails when an LND's Startup reports lnet.ErrNotSupported; " +
-			"issue 5 needs it to log the network as unavailable and go on with the others: " + err.Error())
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type realHarness struct {
 
 func newRealHarness(t testing.TB) *realHarness {
 	if *addrsFlag == "" {
-		t.Skip("no RDMA addresses given: run test/rdma/run.sh on a machine with an RDMA device (issue 5)")
+		t.Skip("needs an RDMA device (InfiniBand or RoCE), which this machine lacks: run test/rdma/run.sh on one (see test/rdma/README.md)")
 	}
 	h := &realHarness{}
 	for _, s := range strings.Split(*addrsFlag, ",") {
