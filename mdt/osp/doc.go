@@ -31,7 +31,8 @@
 // Avail, which the allocator feeds to layout/qos, is true only while the
 // import is connected, a statfs has answered lately, the OST reports none
 // of the degraded, no_create, read-only or out-of-space states, and
-// precreation works (or the pool still holds objects). Ready is closed at
+// precreation works (or the pool still holds objects; a failed orphan
+// cleanup counts as a failed precreate, since none runs before it). Ready is closed at
 // the first statfs answer, so the MDT can wait for its OSTs after a start.
 //
 // # Destroys

@@ -226,6 +226,12 @@ func (d *Device) cleanupOrphans() bool {
 	case err != nil:
 		if d.ctx.Err() == nil {
 			d.log.Warn("orphan cleanup failed, will retry", zap.Error(err))
+			// No precreate runs before the cleanup: its failure is
+			// precreation failing, for Alloc, Avail and prealloc_status.
+			d.mu.Lock()
+			d.createErr = err
+			d.broadcastLocked()
+			d.mu.Unlock()
 		}
 		return false
 	}
