@@ -56,3 +56,41 @@ func (r *OrphanReply) Encode(e *Encoder) { e.FID(r.LastID); e.U32(r.Destroyed) }
 
 // Decode implements Body.
 func (r *OrphanReply) Decode(d *Decoder) { r.LastID = d.FID(); r.Destroyed = d.U32() }
+
+// Modes of an OST_FALLOCATE, Linux's fallocate(2) flags as Lustre passes
+// them through (falloc_mode).
+const (
+	FallocKeepSize  uint32 = 0x01 // FALLOC_FL_KEEP_SIZE: allocate, do not grow the size
+	FallocPunchHole uint32 = 0x02 // FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE): deallocate
+)
+
+// FallocateRequest is OST_FALLOCATE: allocate (or, with FallocPunchHole,
+// free) [Offset, Offset+Length) of an object, as fallocate(2) with mode
+// Mode. The OST answers with the object's attributes after
+// (ObjectAttrRequest). Modes the OST does not serve are refused with
+// EOPNOTSUPP by the handler, not the decoder.
+type FallocateRequest struct {
+	FID    FID
+	Offset uint64
+	Length uint64
+	Mode   uint32
+}
+
+// Encode implements Body.
+func (r *FallocateRequest) Encode(e *Encoder) {
+	e.FID(r.FID)
+	e.U64(r.Offset)
+	e.U64(r.Length)
+	e.U32(r.Mode)
+}
+
+// Decode implements Body.
+func (r *FallocateRequest) Decode(d *Decoder) {
+	r.FID = d.FID()
+	r.Offset = d.U64()
+	r.Length = d.U64()
+	r.Mode = d.U32()
+	if d.Err() == nil && r.Offset+r.Length < r.Offset {
+		d.Fail("fallocate range overflows")
+	}
+}

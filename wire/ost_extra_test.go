@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -11,6 +12,7 @@ func TestOSTExtraRoundTrip(t *testing.T) {
 		&LastIDReply{LastID: IDIF(1, 77)},
 		&OrphanRequest{MDTIndex: 1, LastUsed: 42},
 		&OrphanReply{LastID: IDIF(2, 100), Destroyed: 58},
+		&FallocateRequest{FID: IDIF(1, 7), Offset: 1 << 20, Length: 4096, Mode: FallocKeepSize},
 	} {
 		out := reflect.New(reflect.TypeOf(in).Elem()).Interface().(Body)
 		if err := DecodeBody(AppendBody(nil, in), out); err != nil {
@@ -29,3 +31,15 @@ func FuzzLastIDRequest(f *testing.F) { fuzzBody(f, &LastIDRequest{MDTIndex: 1}) 
 func FuzzLastIDReply(f *testing.F)   { fuzzBody(f, &LastIDReply{LastID: IDIF(0, 9)}) }
 func FuzzOrphanRequest(f *testing.F) { fuzzBody(f, &OrphanRequest{MDTIndex: 1, LastUsed: 5}) }
 func FuzzOrphanReply(f *testing.F)   { fuzzBody(f, &OrphanReply{LastID: IDIF(3, 8), Destroyed: 2}) }
+func FuzzFallocateRequest(f *testing.F) {
+	fuzzBody(f, &FallocateRequest{FID: IDIF(1, 7), Offset: 1024, Length: 4096},
+		&FallocateRequest{FID: IDIF(2, 9), Offset: 50, Length: 52, Mode: FallocKeepSize},
+		&FallocateRequest{FID: IDIF(2, 9), Length: 1 << 40, Mode: FallocPunchHole | FallocKeepSize})
+}
+
+func TestFallocateRequestRefused(t *testing.T) {
+	b := AppendBody(nil, &FallocateRequest{FID: IDIF(1, 7), Offset: ^uint64(0), Length: 2})
+	if err := DecodeBody(b, &FallocateRequest{}); !errors.Is(err, ErrBadBody) {
+		t.Errorf("a fallocate range that overflows: err = %v, want ErrBadBody", err)
+	}
+}
