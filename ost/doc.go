@@ -36,6 +36,7 @@
 //	OST_READ      IORequest        → IOReply; data PUT into the client's bulk buffer
 //	OST_WRITE     IORequest        → IOReply; data fetched by GET from the client's buffer
 //	OST_PUNCH     PunchRequest     → ObjectAttrRequest (attributes after)
+//	OST_FALLOCATE FallocateRequest → ObjectAttrRequest (mode 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE)
 //	OST_SETATTR   ObjectAttrRequest → ObjectAttrRequest
 //	OST_GETATTR   FIDRequest       → ObjectAttrRequest
 //	OST_CREATE    PrecreateRequest → PrecreateReply (objects [First, First+Count))
@@ -53,9 +54,9 @@
 //
 // # Durability
 //
-// Nothing is acknowledged that is not on disk: a write, punch or setattr
-// fsyncs its object before the reply, precreate and destroy are durable in
-// the store when they return. So the OST needs no transaction numbers and
+// Nothing is acknowledged that is not on disk: a write, punch, fallocate
+// or setattr fsyncs its object before the reply, precreate and destroy are
+// durable in the store when they return. So the OST needs no transaction numbers and
 // no replay: a client whose reply was lost resends, and ptlrpc answers a
 // resend from the saved reply.
 //
@@ -89,6 +90,12 @@
 // charged to its client's grant first and to the unpromised space for the
 // rest (ENOSPC if it does not fit, before the disk is touched); its reply
 // hands out up to IORequest.GrantWant more and returns the client's grant.
+// A write that does not fit is charged again for only the part of its
+// range without blocks (osd Unallocated: overwrites and preallocated space
+// need none, as Lustre's grant check skips mapped blocks) before it is
+// refused. A preallocation (OST_FALLOCATE) is charged, for the part of its
+// range without blocks, to the unpromised space only (ENOSPC if it does
+// not fit): clients' grants stay theirs.
 // Grants are keyed by client UUID: a client that connects with a new
 // export starts with none (the Connect hook releases the old one), and
 // the maintenance loop releases the grant of every client that has no

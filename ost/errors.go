@@ -33,6 +33,9 @@ var (
 	ErrBadIO = &errnoError{"ost: I/O request does not fit its bulk buffer", syscall.EINVAL}
 	// ErrShortBulk: fewer bytes arrived than the request announced.
 	ErrShortBulk = &errnoError{"ost: short bulk transfer", syscall.EIO}
+	// ErrFallocMode: an OST_FALLOCATE mode the OST does not serve (it
+	// serves 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE).
+	ErrFallocMode = &errnoError{"ost: fallocate mode not supported", syscall.EOPNOTSUPP}
 	// ErrNoExport: a request that needs a connection came without one.
 	ErrNoExport = &errnoError{"ost: request without a connection", syscall.ENOTCONN}
 	// ErrBadSequence: an orphan request named a sequence that is not the

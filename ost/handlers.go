@@ -36,17 +36,18 @@ const MaxMDTIndex = 0xffff
 // handlers maps every OST opcode to its handler; both services use them.
 func (t *target) handlers() map[wire.Opcode]ptlrpc.Handler {
 	hs := map[wire.Opcode]ptlrpc.Handler{
-		wire.OSTRead:    t.read,
-		wire.OSTWrite:   t.write,
-		wire.OSTPunch:   t.punch,
-		wire.OSTSetattr: t.setattr,
-		wire.OSTGetattr: t.getattr,
-		wire.OSTCreate:  t.create,
-		wire.OSTDestroy: t.destroy,
-		wire.OSTStatfs:  t.statfs,
-		wire.OSTSync:    t.sync,
-		wire.OSTGetInfo: t.getInfo,
-		wire.OSTSetInfo: t.setInfo,
+		wire.OSTRead:      t.read,
+		wire.OSTWrite:     t.write,
+		wire.OSTPunch:     t.punch,
+		wire.OSTFallocate: t.fallocate,
+		wire.OSTSetattr:   t.setattr,
+		wire.OSTGetattr:   t.getattr,
+		wire.OSTCreate:    t.create,
+		wire.OSTDestroy:   t.destroy,
+		wire.OSTStatfs:    t.statfs,
+		wire.OSTSync:      t.sync,
+		wire.OSTGetInfo:   t.getInfo,
+		wire.OSTSetInfo:   t.setInfo,
 	}
 	for op, h := range t.lockHandlers() {
 		hs[op] = h
@@ -180,6 +181,73 @@ func (t *target) punch(ctx context.Context, r *ptlrpc.Request) error {
 	}
 	r.ReplyBody(rep)
 	return nil
+}
+
+// fallocate serves OST_FALLOCATE: mode 0 preallocates [Offset,
+// Offset+Length) growing the object to its end, KEEP_SIZE preallocates
+// without growing it, PUNCH_HOLE|KEEP_SIZE deallocates the range (as
+// OST_PUNCH of it); any other mode is EOPNOTSUPP. A preallocation is
+// charged to the space no client was promised (grant.Preallocate), so a
+// target whose free space is granted refuses it with ENOSPC before the
+// disk is touched. The change is durable before the reply, which carries
+// the object's attributes. The client holds a PW extent lock on the range
+// (the OST trusts clients to lock, as for writes).
+func (t *target) fallocate(ctx context.Context, r *ptlrpc.Request) error {
+	var req wire.FallocateRequest
+	if err := r.DecodeBody(&req); err != nil {
+		return err
+	}
+	if req.Length == 0 {
+		return fmt.Errorf("%w: fallocate of 0 bytes", osd.ErrInvalid)
+	}
+	if req.Offset > uint64(osd.MaxObjectSize) || req.Length > uint64(osd.MaxObjectSize) {
+		return fmt.Errorf("%w: fallocate [%d, +%d)", osd.ErrTooBig, req.Offset, req.Length)
+	}
+	off, length := int64(req.Offset), int64(req.Length)
+	switch req.Mode {
+	case 0, wire.FallocKeepSize:
+		if ok, _ := t.srv.fail.check(FailENOSPC); ok {
+			return fmt.Errorf("%w: %w", ErrFailPoint, syscall.ENOSPC)
+		}
+		if err := t.preallocate(ctx, req.FID, off, length); err != nil {
+			return err
+		}
+		err := t.store.Allocate(ctx, req.FID, off, length, req.Mode&wire.FallocKeepSize != 0)
+		t.refreshAvail(ctx)
+		if err != nil {
+			return err
+		}
+	case wire.FallocPunchHole | wire.FallocKeepSize:
+		if err := t.store.Punch(ctx, req.FID, off, length); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: mode %#x", ErrFallocMode, req.Mode)
+	}
+	if err := t.store.SyncObject(ctx, req.FID); err != nil {
+		return err
+	}
+	rep, err := t.objectAttr(ctx, req.FID)
+	if err != nil {
+		return err
+	}
+	r.ReplyBody(rep)
+	return nil
+}
+
+// preallocate charges the part of [off, off+n) of fid that has no blocks
+// yet to the unpromised space; when that fails it refreshes the free
+// space once before refusing with ENOSPC.
+func (t *target) preallocate(ctx context.Context, fid wire.FID, off, n int64) error {
+	need, err := t.store.Unallocated(ctx, fid, off, n)
+	if err != nil {
+		return err
+	}
+	if err := t.grants.Preallocate(need); err == nil {
+		return nil
+	}
+	t.refreshAvail(ctx)
+	return t.grants.Preallocate(need)
 }
 
 // setattr serves OST_SETATTR. Times are set as given (utimes semantics:

@@ -127,7 +127,7 @@ func (t *target) doWrite(ctx context.Context, r *ptlrpc.Request, rep *wire.IORep
 			zap.Uint32("length", req.Length), zap.Uint32("client_sum", req.Checksum), zap.Uint32("server_sum", sum))
 		return fmt.Errorf("%w: %v at %d: client %#08x, server %#08x", ErrChecksum, req.FID, req.Offset, req.Checksum, sum)
 	}
-	if err := t.consume(ctx, c, int64(req.Length)); err != nil {
+	if err := t.consume(ctx, c, req.FID, int64(req.Offset), int64(req.Length)); err != nil {
 		return err
 	}
 	if _, err := t.store.WriteAt(ctx, req.FID, data, int64(req.Offset)); err != nil {
@@ -150,14 +150,25 @@ func (t *target) doWrite(ctx context.Context, r *ptlrpc.Request, rep *wire.IORep
 	return nil
 }
 
-// consume charges a write of n bytes to the client's grant or the space
-// left; when that fails it refreshes the free space once (writes of other
-// clients may have been counted twice) before refusing with ENOSPC.
-func (t *target) consume(ctx context.Context, c string, n int64) error {
+// consume charges a write of n bytes at off of fid to the client's grant
+// or the space left. When that fails it refreshes the free space once
+// (writes of other clients may have been counted twice), and then charges
+// only the part of the range that has no blocks yet: an overwrite, or a
+// write into preallocated space (fallocate), needs no new space — as
+// Lustre's grant check skips mapped blocks. Only then is it ENOSPC.
+func (t *target) consume(ctx context.Context, c string, fid wire.FID, off, n int64) error {
 	if _, err := t.grants.Consume(c, n); err == nil {
 		return nil
 	}
 	t.refreshAvail(ctx)
 	_, err := t.grants.Consume(c, n)
+	if err == nil {
+		return nil
+	}
+	if need, uerr := t.store.Unallocated(ctx, fid, off, n); uerr == nil && need < n {
+		if _, cerr := t.grants.Consume(c, need); cerr == nil {
+			return nil
+		}
+	}
 	return err
 }

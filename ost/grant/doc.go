@@ -13,7 +13,9 @@
 // OST calls Grant(client, want) and sends back what it gave; on a write of
 // n bytes it calls Consume(client, n) first — the client's grant covers
 // what it can, the rest must fit in left, else the write fails with
-// ErrNoSpace (ENOSPC) before it touches the disk; a client returning grant
+// ErrNoSpace (ENOSPC) before it touches the disk; a preallocation
+// (fallocate) calls Preallocate, which takes only unpromised space; a
+// client returning grant
 // calls Shrink; a disconnected or evicted client's grant is dropped with
 // Release.
 //

@@ -121,6 +121,23 @@ func (g *Grants) Consume(client string, n int64) (int64, error) {
 	return covered, nil
 }
 
+// Preallocate accounts a preallocation of n bytes (fallocate) by any
+// client: it must fit in the space left, never in a client's grant — the
+// grant stays promised to that client's cached data — or nothing is
+// taken and ErrNoSpace is returned.
+func (g *Grants) Preallocate(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if left := g.leftLocked(); n > left {
+		return fmt.Errorf("%w: preallocation of %d bytes, %d left", ErrNoSpace, n, max(0, left))
+	}
+	g.avail -= n
+	return nil
+}
+
 // Shrink takes back up to n bytes of client's grant (the client returned
 // unused grant) and returns how many it took.
 func (g *Grants) Shrink(client string, n int64) int64 {

@@ -218,3 +218,30 @@ func TestRandomOps(t *testing.T) {
 	wg.Wait()
 	check(t, g)
 }
+
+func TestPreallocate(t *testing.T) {
+	g := newGrants(t, Config{MaxFraction: 1}, 4*mib)
+	g.Grant("a", 3*mib)
+	// What is left unpromised can be preallocated, a's grant cannot.
+	if err := g.Preallocate(512 * 1024); err != nil {
+		t.Fatalf("Preallocate within the space left: %v", err)
+	}
+	if st := g.Stats(); st.Avail != 4*mib-512*1024 || st.Granted != 3*mib || st.Left != 512*1024 {
+		t.Fatalf("stats after a preallocation %+v", st)
+	}
+	before := g.Stats()
+	err := g.Preallocate(mib)
+	if !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Preallocate into a's grant: %v", err)
+	}
+	if g.Stats() != before {
+		t.Fatalf("a refused preallocation changed the accounts: %+v -> %+v", before, g.Stats())
+	}
+	// a's promise holds.
+	if got, err := g.Consume("a", 3*mib); err != nil || got != 3*mib {
+		t.Fatalf("granted write after a preallocation = %d %v", got, err)
+	}
+	if err := g.Preallocate(0); err != nil {
+		t.Fatalf("Preallocate(0): %v", err)
+	}
+}

@@ -141,11 +141,15 @@ func (d *Dir) accounted(fid wire.FID, fd int, off, length int64, fn func() error
 }
 
 // unallocated estimates the bytes of [off, off+length), in whole blocks of
-// bs, that hold no data yet, asking the file system with SEEK_DATA and
-// SEEK_HOLE; where it cannot answer, the whole range counts.
+// bs, that have no blocks yet, asking the file system with FIEMAP (which
+// sees fallocated extents) or else SEEK_DATA and SEEK_HOLE; where it
+// cannot answer, the whole range counts.
 func unallocated(fd int, off, length, bs int64) int64 {
 	start := off / bs * bs
 	end := (off + length + bs - 1) / bs * bs
+	if n, ok := allocatedIn(fd, start, end); ok {
+		return max(0, end-start-n)
+	}
 	var need int64
 	for pos := start; pos < end; {
 		data, err := unix.Seek(fd, pos, unix.SEEK_DATA)

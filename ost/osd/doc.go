@@ -66,6 +66,11 @@
 //     Lustre's OST_PUNCH with end = OBD_OBJECT_EOF, a truncate to off that
 //     may grow the object. Where the file system cannot punch, zeros are
 //     written over the part below EOF.
+//   - Allocate(off, len, keepSize) is fallocate(2) mode 0 (the size grows
+//     to off+len) or KEEP_SIZE (blocks past EOF, size unchanged): later
+//     writes into the range cannot fail for space. A file system that
+//     cannot preallocate answers ErrNotSupported (EOPNOTSUPP); nothing
+//     pretends to allocate.
 //   - Precreate advances LAST_ID (pwrite + fdatasync) before it creates any
 //     object, so a crash leaves unused ids, never an object above LAST_ID;
 //     Create of a FID above LAST_ID raises it first. LAST_ID never goes
@@ -79,7 +84,8 @@
 //     ErrNoSpace and ErrQuota. Options.Capacity caps the target's bytes and
 //     Options.MaxObjects its objects so tests can fill a target quickly:
 //     with a cap, a data change runs under its object's lock, reserves the
-//     unallocated part of its range (SEEK_DATA/SEEK_HOLE) before touching
+//     unallocated part of its range (FIEMAP, which sees fallocated
+//     extents; else SEEK_DATA/SEEK_HOLE) before touching
 //     the file, and charges the real st_blocks delta after, so a write that
 //     does not fit fails whole with ErrNoSpace while overwrites of
 //     allocated blocks still succeed. OpenDir of a capped store totals the

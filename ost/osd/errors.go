@@ -58,6 +58,7 @@ var (
 	ErrBadLabel     = newError("osd: bad target label", syscall.EINVAL)
 	ErrSeqExhausted = newError("osd: object sequence exhausted", syscall.ENOSPC)
 	ErrLocked       = newError("osd: target is in use by another server", syscall.EBUSY)
+	ErrNotSupported = newError("osd: operation not supported by the backing file system", syscall.EOPNOTSUPP)
 )
 
 // mapErrno turns an error returned by the operating system into the matching

@@ -332,6 +332,8 @@ func (m *Mem) Punch(ctx context.Context, fid wire.FID, off, length int64) error 
 	if o.dead {
 		return fmt.Errorf("%w: %v", ErrNotFound, fid)
 	}
+	// Below EOF only, as ext4 punches: pages allocated past it (Allocate
+	// with keepSize) stay until a truncate.
 	end := o.size
 	if length < o.size-off {
 		end = off + length
@@ -341,8 +343,23 @@ func (m *Mem) Punch(ctx context.Context, fid wire.FID, off, length int64) error 
 }
 
 // zeroRange deallocates the whole pages of [off, end) and zeroes the rest;
-// o.mu is held.
+// o.mu is held. A range larger than the object's pages visits the pages.
 func (m *Mem) zeroRange(o *memObj, off, end int64) {
+	if (end-off)/memPage > int64(len(o.pages)) {
+		for idx, pg := range o.pages {
+			ps := idx * memPage
+			lo, hi := max(ps, off), min(ps+memPage, end)
+			switch {
+			case lo >= hi:
+			case hi-lo == memPage:
+				delete(o.pages, idx)
+				m.used.Add(-memPage)
+			default:
+				clear(pg[lo-ps : hi-ps])
+			}
+		}
+		return
+	}
 	for pos := off; pos < end; {
 		idx, in := pos/memPage, pos%memPage
 		k := min(end-pos, memPage-in)
@@ -378,7 +395,9 @@ func (m *Mem) Truncate(ctx context.Context, fid wire.FID, size int64) error {
 
 func (m *Mem) truncateLocked(o *memObj, size int64) {
 	if size < o.size {
-		m.zeroRange(o, size, (o.size+memPage-1)/memPage*memPage)
+		// Every page past the new end goes, those allocated beyond the old
+		// end (Allocate with keepSize) too.
+		m.zeroRange(o, size, MaxObjectSize+memPage)
 	}
 	o.size = size
 }

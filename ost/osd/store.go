@@ -50,6 +50,20 @@ type Store interface {
 	Punch(ctx context.Context, fid wire.FID, off, length int64) error
 	// Truncate sets the object's size, freeing blocks past it.
 	Truncate(ctx context.Context, fid wire.FID, size int64) error
+	// Allocate gives [off, off+length) blocks, so that writes there
+	// cannot fail for space (fallocate(2) mode 0). The data does not
+	// change: holes read as zeros still. Without keepSize the size grows
+	// to off+length if shorter (never shrinks); with it (KEEP_SIZE) the
+	// size stays and blocks past EOF are allocated too. length must be
+	// positive. A target without room fails with ErrNoSpace (the dir
+	// engine may then have allocated part of the range, as fallocate(2));
+	// a file system that cannot preallocate with ErrNotSupported.
+	Allocate(ctx context.Context, fid wire.FID, off, length int64, keepSize bool) error
+	// Unallocated estimates the bytes of [off, off+length) that have no
+	// blocks yet, in whole blocks: what a write there would allocate (an
+	// overwrite, or a write into an Allocate'd range, needs none). The
+	// OST asks it before refusing a write for space.
+	Unallocated(ctx context.Context, fid wire.FID, off, length int64) (int64, error)
 
 	// GetAttr returns the object's size, blocks and stored attributes.
 	GetAttr(ctx context.Context, fid wire.FID) (Attr, error)

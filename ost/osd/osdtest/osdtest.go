@@ -42,6 +42,7 @@ type testCase struct {
 func Run(t *testing.T, newStore Factory) {
 	var cases []testCase
 	cases = append(cases, ioCases()...)
+	cases = append(cases, allocCases()...)
 	cases = append(cases, metaCases()...)
 	cases = append(cases, spaceCases()...)
 	cases = append(cases, seqCases()...)
