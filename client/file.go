@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"syscall"
 
@@ -263,11 +264,58 @@ func (f *file) Fsync(ctx context.Context, datasync bool) error {
 	return f.Flush(ctx)
 }
 
-// Allocate is not supported: the OSTs do not serve OST_FALLOCATE, and
-// pretending would break posix_fallocate's promise of space. EOPNOTSUPP
-// makes glibc's posix_fallocate fall back to writing zeros.
+// Allocate is fallocate(2) (Lustre's OST_FALLOCATE): mode 0 preallocates
+// [off, off+length) and grows the file to its end, KEEP_SIZE preallocates
+// without growing it, PUNCH_HOLE|KEEP_SIZE deallocates the range (it
+// reads as zeros after). Other modes are EOPNOTSUPP, which makes glibc's
+// posix_fallocate fall back to writing zeros. Under PW locks on the
+// range, as a write, the range is split over the stripes and each object
+// gets one RPC; the OSTs make it durable before they answer and refuse a
+// preallocation that does not fit with ENOSPC. A punch writes back what
+// this client caches of the range first, so the hole comes after it. The
+// new size (mode 0) is the objects' from then on, as after a write back.
 func (f *file) Allocate(ctx context.Context, off, length int64, mode uint32) error {
-	return syscall.EOPNOTSUPP
+	fs := f.fs
+	switch {
+	case off < 0 || length <= 0:
+		return syscall.EINVAL
+	case f.flags&syscall.O_ACCMODE == syscall.O_RDONLY:
+		return syscall.EBADF
+	case mode != 0 && mode != wire.FallocKeepSize && mode != wire.FallocPunchHole|wire.FallocKeepSize:
+		return syscall.EOPNOTSUPP
+	case off > math.MaxInt64-length:
+		return syscall.EFBIG
+	}
+	ctx, err := fs.begin(ctx)
+	if err != nil {
+		return err
+	}
+	in := f.in
+	in.ioMu.RLock()
+	defer in.ioMu.RUnlock()
+	lay := in.layout()
+	if lay == nil {
+		return fmt.Errorf("client: fallocate of %v, a file without objects: %w (%w)", in.fid, lov.ErrNoLayout, syscall.EIO)
+	}
+	start, n := uint64(off), uint64(length)
+	m, _ := lay.WriteMirror(layout.Extent{Start: start, End: start + n})
+	held, err := fs.lockIO(ctx, in.fid, lay, m, start, n, wire.LockPW)
+	if err != nil {
+		return err
+	}
+	defer held.release()
+	if mode&wire.FallocPunchHole != 0 {
+		if err := in.cache.FlushRange(ctx, start, n); err != nil {
+			return err
+		}
+	}
+	if err := lov.Allocate(ctx, fs, lay, m, start, n, mode); err != nil {
+		return err
+	}
+	if mode != wire.FallocKeepSize {
+		in.wrote(now()) // the size or the data changed: close tells the MDT
+	}
+	return nil
 }
 
 // Release writes back, closes the MDT handle telling the MDT the size and

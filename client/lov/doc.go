@@ -24,7 +24,8 @@
 // is the largest Component.FileSize over the objects (lov_stripe_size),
 // blocks their sum. Truncate punches every object to its share of a new
 // size (layout.TruncateSizes) and extends the object that holds the new
-// last byte when the file grows.
+// last byte when the file grows. Allocate (fallocate) splits a range as a
+// write would and sends each object one OST_FALLOCATE covering its part.
 //
 // # Write-back cache
 //
@@ -50,7 +51,7 @@
 //
 // # Goroutines and locks
 //
-// Read, Glimpse and Truncate start goroutines per RPC and wait for all of
+// Read, Glimpse, Truncate and Allocate start goroutines per RPC and wait for all of
 // them before returning. A Cache starts one goroutine per extent in
 // flight; Close waits for them. Cache.mu is taken before the targets'
 // accounting locks and is never held across an RPC or a wait.

@@ -24,7 +24,7 @@ func ctx(t testing.TB) context.Context {
 
 // rpc is one recorded RPC.
 type rpc struct {
-	op     string // "read", "write", "getattr", "punch", "setsize"
+	op     string // "read", "write", "getattr", "punch", "setsize", "fallocate"
 	fid    wire.FID
 	off, n uint64
 }
@@ -145,6 +145,20 @@ func (f *fakeOST) SetSize(_ context.Context, fid wire.FID, size uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.resize(fid, size)
+	return nil
+}
+
+// Fallocate records the call; mode 0 grows the object to off+n.
+func (f *fakeOST) Fallocate(_ context.Context, fid wire.FID, off, n uint64, mode uint32) error {
+	defer f.end()
+	if err := f.begin("fallocate", fid, off, n); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if mode == 0 && off+n > uint64(len(f.objs[fid])) {
+		f.resize(fid, off+n)
+	}
 	return nil
 }
 

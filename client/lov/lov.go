@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -22,6 +23,9 @@ type Target interface {
 	// Punch truncates an object to size; SetSize sets its size (grows it).
 	Punch(ctx context.Context, fid wire.FID, size uint64) error
 	SetSize(ctx context.Context, fid wire.FID, size uint64) error
+	// Fallocate is one OST_FALLOCATE of [off, off+n) of the object with
+	// fallocate(2) mode (0, KEEP_SIZE or PUNCH_HOLE|KEEP_SIZE).
+	Fallocate(ctx context.Context, fid wire.FID, off, n uint64, mode uint32) error
 	// EnterCache and ExitCache account the bytes cached towards the OST
 	// (see osc).
 	EnterCache(ctx context.Context, n int64, kick func()) (granted bool, err error)
@@ -283,4 +287,46 @@ func mirrors(l *layout.Layout) []uint16 {
 		return ms
 	}
 	return []uint16{0}
+}
+
+// Allocate is fallocate(2) of [off, off+n) of mirror m of a file with
+// layout l: the range is split over the stripes as a write would be, and
+// each object gets one OST_FALLOCATE covering its part (the pieces of one
+// object in a range are contiguous in it), all in parallel. With mode 0
+// each object grows to the end of its part, so the file size the objects
+// imply grows to off+n, as after a write there; KEEP_SIZE and
+// PUNCH_HOLE|KEEP_SIZE leave the sizes alone. A range that falls in an
+// uninstantiated component is ErrNeedIntent (EOPNOTSUPP), as for writes.
+func Allocate(ctx context.Context, ts Targets, l *layout.Layout, m uint16, off, n uint64, mode uint32) error {
+	if n == 0 {
+		return nil
+	}
+	chunks, err := l.Split(m, off, n)
+	if err != nil {
+		return fmt.Errorf("lov: fallocate [%d, +%d): %w (%w)", off, n, err, syscall.EFBIG)
+	}
+	type part struct {
+		obj      layout.Object
+		off, end uint64 // object bytes
+	}
+	var parts []part
+	for _, ch := range chunks {
+		obj, ok := l.Object(ch)
+		if !ok {
+			return fmt.Errorf("%w: fallocate [%d, +%d) (%w)", ErrNeedIntent, ch.FileOff, ch.Len, syscall.EOPNOTSUPP)
+		}
+		if i := slices.IndexFunc(parts, func(p part) bool { return p.obj == obj }); i >= 0 {
+			parts[i].off, parts[i].end = min(parts[i].off, ch.ObjOff), max(parts[i].end, ch.ObjOff+ch.Len)
+			continue
+		}
+		parts = append(parts, part{obj, ch.ObjOff, ch.ObjOff + ch.Len})
+	}
+	return parallel(ctx, len(parts), func(ctx context.Context, i int) error {
+		p := parts[i]
+		t, err := ts.Target(ctx, p.obj.OSTIndex)
+		if err != nil {
+			return err
+		}
+		return t.Fallocate(ctx, p.obj.FID, p.off, p.end-p.off, mode)
+	})
 }

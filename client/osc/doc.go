@@ -8,7 +8,8 @@
 // One import per OST, as Lustre's osc: connect, getattr, punch, setattr,
 // statfs and sync go to the OSS's "ost" service (wire.OSTRequestPortal),
 // reads and writes to its "ost_io" service (wire.OSTIOPortal, ptlrpc's
-// Req.Portal), so that a slow disk does not hold up the rest. Read and Write move one RPC's worth (at most MaxRPCSize,
+// Req.Portal), so that a slow disk does not hold up the rest; so does
+// fallocate (OST_FALLOCATE), which may take as long as a write. Read and Write move one RPC's worth (at most MaxRPCSize,
 // default 4 MiB, Lustre's max_pages_per_rpc) between an OST object and the
 // caller's buffer by server-driven bulk: the OST PUTs read data straight
 // into the caller's slice and GETs write data straight from it; the OSC

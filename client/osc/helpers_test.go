@@ -70,6 +70,7 @@ func startFakeOST(t testing.TB, ln *lnet.LNet) *fakeOST {
 	f := &fakeOST{crc: crc32.MakeTable(crc32.Castagnoli), objs: map[wire.FID][]byte{}}
 	tgt, err := ptlrpc.NewTarget(ptlrpc.TargetConfig{Name: ostName, Handlers: map[wire.Opcode]ptlrpc.Handler{
 		wire.OSTRead: f.read, wire.OSTWrite: f.write, wire.OSTGetattr: f.getattr, wire.OSTStatfs: f.statfs,
+		wire.OSTFallocate: f.fallocate,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +182,27 @@ func (f *fakeOST) getattr(_ context.Context, r *ptlrpc.Request) error {
 	if !ok {
 		return syscall.ENOENT
 	}
+	r.ReplyBody(&wire.ObjectAttrRequest{FID: req.FID, Attr: wire.Attr{Valid: wire.AttrSize, Size: uint64(len(o))}})
+	return nil
+}
+
+// fallocate serves OST_FALLOCATE: mode 0 grows the object, any other
+// mode is EOPNOTSUPP; the reply is the object's size.
+func (f *fakeOST) fallocate(_ context.Context, r *ptlrpc.Request) error {
+	var req wire.FallocateRequest
+	if err := r.DecodeBody(&req); err != nil {
+		return err
+	}
+	if req.Mode != 0 {
+		return syscall.EOPNOTSUPP
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.objs[req.FID]
+	if end := req.Offset + req.Length; end > uint64(len(o)) {
+		o = append(o, make([]byte, end-uint64(len(o)))...)
+	}
+	f.objs[req.FID] = o
 	r.ReplyBody(&wire.ObjectAttrRequest{FID: req.FID, Attr: wire.Attr{Valid: wire.AttrSize, Size: uint64(len(o))}})
 	return nil
 }

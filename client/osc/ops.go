@@ -77,6 +77,29 @@ func (o *OSC) SetSize(ctx context.Context, fid wire.FID, size uint64) error {
 	return nil
 }
 
+// Fallocate is fallocate(2) of [off, off+n) of object fid with mode (0,
+// KEEP_SIZE or PUNCH_HOLE|KEEP_SIZE): one OST_FALLOCATE on the I/O portal
+// (it may take as long as a write), durable when it returns. The caller
+// holds a PW lock on the range, as for a write. The object's attributes
+// after it join what the OSC knows (the size only grows: a write of ours
+// may have gone further meanwhile).
+func (o *OSC) Fallocate(ctx context.Context, fid wire.FID, off, n uint64, mode uint32) error {
+	start := time.Now()
+	rep, err := o.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.OSTFallocate, Portal: wire.OSTIOPortal,
+		Encode: &wire.FallocateRequest{FID: fid, Offset: off, Length: n, Mode: mode}})
+	o.stats.RPC(wire.OSTFallocate, time.Since(start))
+	defer rep.Release()
+	if err != nil {
+		return o.fail("fallocate", fid, off, err)
+	}
+	var r wire.ObjectAttrRequest
+	if err := rep.Decode(&r); err != nil {
+		return fmt.Errorf("%w: %s: fallocate: %w (%w)", ErrBadReply, o.cfg.Target, err, syscall.EIO)
+	}
+	o.attrs.merge(fid, r.Attr)
+	return nil
+}
+
 // StatFS returns the OST's usage (OST_STATFS).
 func (o *OSC) StatFS(ctx context.Context) (wire.StatFS, error) {
 	var s wire.StatFS

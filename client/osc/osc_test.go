@@ -231,3 +231,24 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestFallocate: one OST_FALLOCATE on ost_io; the OST's refusal reaches
+// the caller with its errno.
+func TestFallocate(t *testing.T) {
+	o, ost := setup(t, 0)
+	if err := o.Fallocate(ctx(t), fid, 1024, 4096, 0); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := o.GetAttr(ctx(t), fid); err != nil || a.Size != 1024+4096 {
+		t.Fatalf("size after fallocate: %d %v, want 5120", a.Size, err)
+	}
+	if n := ost.io.Stats().Requests; n != 1 {
+		t.Errorf("ost_io served %d requests, want the fallocate", n)
+	}
+	if o.Stats().Count(wire.OSTFallocate) != 1 {
+		t.Errorf("stats:\n%s", o.Stats().Format(time.Now()))
+	}
+	if err := o.Fallocate(ctx(t), fid, 0, 10, wire.FallocKeepSize); !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Errorf("fallocate refused by the OST: %v, want EOPNOTSUPP", err)
+	}
+}

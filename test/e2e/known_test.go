@@ -34,9 +34,6 @@ var notApplicable = map[string]string{
 // harness, each naming it; the case skips itself with the reason until the
 // entry is removed. Keep it short: every entry is a bug to fix.
 var knownIssues = map[string]string{
-	// client.File.Allocate answers EOPNOTSUPP.
-	"posixtest/Fallocate":         "issue #3 (client): fallocate is not implemented (EOPNOTSUPP)",
-	"posixtest/FallocateKeepSize": "issue #3 (client): fallocate is not implemented (EOPNOTSUPP)",
 	// Intermittent: fstat of an open, unlinked file shows a later mtime
 	// than fstat before the unlink (by milliseconds): the data written
 	// back after the first fstat gets the OST's clock, not the time of
