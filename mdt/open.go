@@ -183,7 +183,8 @@ func (s *Server) close(ctx context.Context, req *ptlrpc.Request) error {
 		return fmt.Errorf("%w: handle %#x of %v", ErrBadHandle, r.Handle, r.FID)
 	}
 	var tn uint64
-	if oh.write && r.Attr.Valid&(wire.AttrSize|wire.AttrBlocks|wire.AttrMtime|wire.AttrAtime|wire.AttrCtime) != 0 {
+	if oh.write && r.Attr.Valid&(wire.AttrSize|wire.AttrBlocks|wire.AttrMtime|wire.AttrAtime|wire.AttrCtime) != 0 &&
+		s.closeChanges(ctx, r.FID, &r.Attr) {
 		args := setattrArgs(&r.Attr)
 		args.Valid &= mdd.SetSize | mdd.SetBlocks | mdd.SetMtime | mdd.SetAtime | mdd.SetCtime
 		args.Valid |= mdd.SetFromOpen
@@ -206,6 +207,23 @@ func (s *Server) close(ctx context.Context, req *ptlrpc.Request) error {
 	req.SetTransno(max(tn, t2))
 	req.ReplyBody(&wire.Empty{})
 	return nil
+}
+
+// closeChanges reports whether the size and times a close reports differ
+// from what the MDT keeps of f: a close that changes nothing neither locks
+// the file (which would call back every client's cached attributes) nor
+// writes (which would wait for a group commit). An error reading them
+// counts as a change: the SetAttr then reports it.
+func (s *Server) closeChanges(ctx context.Context, f wire.FID, a *wire.Attr) bool {
+	cur, err := s.mdd.GetAttr(ctx, f)
+	if err != nil {
+		return true
+	}
+	return a.Valid&wire.AttrSize != 0 && a.Size != cur.Size ||
+		a.Valid&wire.AttrBlocks != 0 && a.Blocks != cur.Blocks ||
+		a.Valid&wire.AttrMtime != 0 && a.Mtime != cur.Mtime ||
+		a.Valid&wire.AttrAtime != 0 && a.Atime != cur.Atime ||
+		a.Valid&wire.AttrCtime != 0 && a.Ctime != cur.Ctime
 }
 
 // exportLoop closes the open handles of clients that are gone, every

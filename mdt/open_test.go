@@ -41,6 +41,18 @@ func TestOpenFlags(t *testing.T) {
 	if got.Attr.Size != 12345 || got.Attr.Mtime != 777 {
 		t.Fatalf("lazy size %d mtime %d", got.Attr.Size, got.Attr.Mtime)
 	}
+	// A writer's close that reports what the MDT has changes nothing: no
+	// transno (no commit), ctime kept.
+	w, err := e.open(rootCreds, wire.RootFID, "f", syscall.O_WRONLY, nil)
+	mustOK(t, "open for writing", err)
+	tn, err := e.call(rootCreds, wire.MDSClose, &wire.CloseRequest{FID: f.FID, Handle: w.Handle,
+		Attr: wire.Attr{Valid: wire.AttrSize | wire.AttrMtime, Size: 12345, Mtime: 777}}, nil)
+	if err != nil || tn != 0 {
+		t.Fatalf("close reporting unchanged attributes: transno %d, %v", tn, err)
+	}
+	if again, _ := e.lookup(wire.RootFID, "f"); again.Attr.Ctime != got.Attr.Ctime {
+		t.Fatalf("an unchanging close moved ctime from %d to %d", got.Attr.Ctime, again.Attr.Ctime)
+	}
 	// A reader's close does not change attributes.
 	_, err = e.call(aliceCreds, wire.MDSClose, &wire.CloseRequest{FID: f.FID, Handle: r.Handle,
 		Attr: wire.Attr{Valid: wire.AttrSize, Size: 1}}, nil)

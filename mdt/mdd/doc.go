@@ -34,13 +34,18 @@
 //
 // # Unlink, open counts and orphans
 //
-// Open counts are in memory only (MDD.opens under MDD.mu). Open and Close
-// run on the committer goroutine like every modifying operation, changing
-// the count inside the operation with a rollback hook, so they are
-// serialised with unlinks: the unlink of the last name of an inode sees
-// every earlier open. If the inode is open it becomes an orphan (nlink 0,
-// recorded in the store's orphan list) and the last Close destroys it;
-// otherwise it is destroyed at once. Destroying returns the inode's layout
+// Open counts are in memory only (MDD.opens under MDD.mu). Open runs on
+// the committer goroutine like every modifying operation, changing the
+// count inside the operation with a rollback hook, so it is serialised
+// with unlinks: the unlink of the last name of an inode sees every earlier
+// open. If the inode is open it becomes an orphan (nlink 0, recorded in
+// the store's orphan list) and the last Close destroys it; otherwise it is
+// destroyed at once. A Close that cannot destroy anything (another open
+// remains, or the inode is no orphan) only lowers the count, under MDD.mu,
+// without a store operation and without waiting for a group commit: the
+// unlink's orphan decision and MDD.orphans (every orphan, noted in the
+// same MDD.mu section) make the two orders of a close and an unlink both
+// right. Only the last close of an orphan goes through the committer. Destroying returns the inode's layout
 // blob (Removed.Layout) so the caller destroys the OST objects. An orphan
 // of a previous run is kept until SweepOrphans, which the MDT calls when
 // recovery ended (replayed opens reopen orphans by FID); Check then insists

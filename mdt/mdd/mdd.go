@@ -73,10 +73,14 @@ type MDD struct {
 	cfg   Config
 	index uint32
 
-	mu     sync.Mutex
-	opens  map[wire.FID]int // open handles per inode
-	swept  bool             // SweepOrphans has run since New
-	sweepM sync.Mutex       // serialises SweepOrphans
+	mu    sync.Mutex
+	opens map[wire.FID]int // open handles per inode
+	// orphans holds every inode recorded as an orphan, and possibly some
+	// that no longer are (a superset): Close of an inode outside it needs
+	// no store operation.
+	orphans map[wire.FID]struct{}
+	swept   bool       // SweepOrphans has run since New
+	sweepM  sync.Mutex // serialises SweepOrphans
 }
 
 // Creds are the caller's credentials, passed explicitly to every check.
@@ -140,10 +144,15 @@ func New(s *store.Store, cfg Config) (*MDD, error) {
 	if cfg.InodeBytes == 0 {
 		cfg.InodeBytes = 2048
 	}
-	m := &MDD{s: s, log: cfg.Logger, now: cfg.Now, cfg: cfg, index: s.Label().Index, opens: map[wire.FID]int{}}
+	m := &MDD{s: s, log: cfg.Logger, now: cfg.Now, cfg: cfg, index: s.Label().Index, opens: map[wire.FID]int{},
+		orphans: map[wire.FID]struct{}{}}
 	err := s.View(context.Background(), func(t *store.Tx) error {
 		m.swept = true // nothing to sweep unless the last run left orphans
-		if err := t.Orphans(func(wire.FID, store.Orphan) bool { m.swept = false; return false }); err != nil {
+		if err := t.Orphans(func(f wire.FID, _ store.Orphan) bool {
+			m.swept = false
+			m.orphans[f] = struct{}{}
+			return true
+		}); err != nil {
 			return err
 		}
 		if m.index != 0 {
@@ -178,6 +187,60 @@ func (m *MDD) OpenCount(f wire.FID) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.opens[f]
+}
+
+// markOrphan decides, inside a store operation that removed the last name
+// of f, whether f becomes an orphan: it does if it is open. The decision
+// and the note in MDD.orphans are one step under MDD.mu, so that a Close
+// outside the committer (closeUnlinked) either ran before it, and the
+// inode is destroyed, or sees the note and goes through the committer.
+func (m *MDD) markOrphan(t *store.Tx, f wire.FID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.opens[f] == 0 {
+		return false
+	}
+	if _, ok := m.orphans[f]; !ok {
+		m.orphans[f] = struct{}{}
+		t.OnRollback(func() {
+			m.mu.Lock()
+			delete(m.orphans, f)
+			m.mu.Unlock()
+		})
+	}
+	return true
+}
+
+// forgetOrphan drops f from MDD.orphans once the operation that destroyed
+// it committed.
+func (m *MDD) forgetOrphan(t *store.Tx, f wire.FID) {
+	t.OnCommit(func() {
+		m.mu.Lock()
+		delete(m.orphans, f)
+		m.mu.Unlock()
+	})
+}
+
+// closeLinked drops one open of f without a store operation when that
+// cannot destroy it: another open remains, or f is not an orphan. It
+// reports false when the caller must go through the committer (the last
+// open of an orphan, or no open at all: an error to report there).
+func (m *MDD) closeLinked(f wire.FID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.opens[f]
+	if n == 0 {
+		return false
+	}
+	if _, orphan := m.orphans[f]; orphan && n == 1 {
+		return false
+	}
+	if n == 1 {
+		delete(m.opens, f)
+	} else {
+		m.opens[f] = n - 1
+	}
+	return true
 }
 
 // addOpen changes f's open count inside a store operation; the change is

@@ -3,7 +3,9 @@ package mdd
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -277,4 +279,89 @@ func TestOnLayoutInSameTransaction(t *testing.T) {
 			t.Fatalf("OnLayout's write for %s: %v", n, err)
 		}
 	}
+}
+
+// TestCloseWaitsForNoCommit: a close that destroys nothing is answered
+// while the committer is busy (it needs no store operation); the last
+// close of an orphan still goes through the committer.
+func TestCloseWaitsForNoCommit(t *testing.T) {
+	e := newEnv(t)
+	f, _, err := e.m.Create(ctx, root, wire.RootFID, "f", CreateArgs{Mode: 0o644, Open: true})
+	mustOK(t, "create+open", err)
+	_, err = e.m.Open(ctx, root, f.FID, os.O_RDONLY)
+	mustOK(t, "second open", err)
+	g, _, err := e.m.Create(ctx, root, wire.RootFID, "g", CreateArgs{Mode: 0o644, Open: true})
+	mustOK(t, "create+open g", err)
+	_, _, err = e.m.Unlink(ctx, root, wire.RootFID, "g")
+	mustOK(t, "unlink g", err)
+
+	busy, release := make(chan struct{}), make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := e.s.Update(ctx, func(*store.Tx) error { close(busy); <-release; return nil })
+		blocked <- err
+	}()
+	<-busy
+	for i := range 2 {
+		if r, tn, err := e.m.Close(ctx, f.FID); err != nil || r.Destroyed || tn != 0 {
+			t.Fatalf("close %d of a linked file while the committer is busy: %+v %d %v", i, r, tn, err)
+		}
+	}
+	if n := e.m.OpenCount(f.FID); n != 0 {
+		t.Fatalf("open count after both closes: %d", n)
+	}
+	// The last close of the orphan g waits for the committer.
+	done := make(chan Removed, 1)
+	go func() {
+		r, _, err := e.m.Close(ctx, g.FID)
+		if err != nil {
+			t.Errorf("last close of an orphan: %v", err)
+		}
+		done <- r
+	}()
+	close(release)
+	mustOK(t, "blocking update", <-blocked)
+	if r := <-done; !r.Destroyed {
+		t.Fatalf("last close of an orphan destroyed nothing: %+v", r)
+	}
+	_, _, err = e.m.Close(ctx, f.FID)
+	wantErrno(t, "close without an open", err, syscall.EBADF)
+}
+
+// TestCloseRacesUnlink: closes outside the committer and unlinks of the
+// last name, run concurrently, never leave an orphan that nobody holds
+// open nor destroy an inode that is still open.
+func TestCloseRacesUnlink(t *testing.T) {
+	e := newEnv(t)
+	const n = 64
+	fids := make([]wire.FID, n)
+	for i := range fids {
+		name := "f" + strconv.Itoa(i)
+		a, _, err := e.m.Create(ctx, root, wire.RootFID, name, CreateArgs{Mode: 0o644, Open: true})
+		mustOK(t, "create", err)
+		fids[i] = a.FID
+	}
+	var wg sync.WaitGroup
+	for i, f := range fids {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, _, err := e.m.Close(ctx, f); err != nil {
+				t.Errorf("close %v: %v", f, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, _, err := e.m.Unlink(ctx, root, wire.RootFID, "f"+strconv.Itoa(i)); err != nil {
+				t.Errorf("unlink %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, f := range fids {
+		if _, err := e.m.GetAttr(ctx, f); !errors.Is(err, syscall.ENOENT) {
+			t.Fatalf("%v outlived its last close and unlink: %v", f, err)
+		}
+	}
+	mustOK(t, "check", e.m.Check(ctx))
 }

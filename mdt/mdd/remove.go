@@ -109,7 +109,7 @@ func (o *op) dropName(f, parent wire.FID, name string) (Removed, error) {
 // open, destroyed otherwise.
 func (o *op) lastName(f wire.FID) (Removed, error) {
 	r := Removed{Attr: o.attr(f)}
-	if o.m.OpenCount(f) > 0 {
+	if o.m.markOrphan(o.t, f) {
 		r.Orphan = true
 		return r, o.t.AddOrphan(f, store.Orphan{Time: o.now})
 	}
@@ -124,6 +124,7 @@ func (o *op) lastName(f wire.FID) (Removed, error) {
 		}
 	}
 	r.Destroyed = true
+	o.m.forgetOrphan(o.t, f)
 	return r, o.destroy(f)
 }
 
@@ -166,8 +167,12 @@ func (m *MDD) Open(ctx context.Context, c Creds, f wire.FID, flags int) (Attr, e
 
 // Close drops one open handle of f. The last close of an orphan destroys
 // it (Removed.Destroyed, with its layout); only then does Close write, and
-// return a transno.
+// return a transno. Any other close is a change of the in-memory open
+// count only and waits for no group commit (closeLinked).
 func (m *MDD) Close(ctx context.Context, f wire.FID) (Removed, uint64, error) {
+	if m.closeLinked(f) {
+		return Removed{}, 0, nil
+	}
 	var out Removed
 	tn, err := m.update(ctx, func(o *op) error {
 		out = Removed{}
