@@ -22,7 +22,13 @@
 //     control socket, and real FUSE mounts through client/fusefs. It
 //     starts in about a second, and under -race the race detector watches
 //     the servers and the client serving real system calls. KillOSS cuts
-//     the OSS's network and then closes it (a process cannot be killed).
+//     the OSS's network and then closes it (a process cannot be killed);
+//     KillClient cuts the client's network, and its mount stays until
+//     Remount or Close.
+//
+// KillClient (Binaries) kills a client process with SIGKILL, as a crash
+// with its locks held, and detaches its dead mount (fusermount3 -u -z);
+// the servers evict it after their lock callback timeout.
 //
 // Cases that exercise the binaries themselves (mount helpers, command
 // lines) check Runner().

@@ -49,6 +49,7 @@ type ipNode struct {
 	srv     io.Closer // the server; for a client, its unmount
 	closeLg func()
 	up      bool
+	killed  bool // a client whose network KillClient cut; reap closes the rest
 }
 
 func newInproc(c *Cluster) *inproc {
@@ -133,6 +134,10 @@ func (ip *inproc) start(n *ipNode, host int, ctlName string,
 // stop takes n down: its control socket, then its server, then its LNet;
 // kill cuts the network first, as a crash would.
 func (ip *inproc) stop(n *ipNode, kill bool) error {
+	if n.killed {
+		ip.reap(n)
+		return nil
+	}
 	if !n.up {
 		return nil
 	}
@@ -219,9 +224,24 @@ func (m *mountedFS) Close() error {
 	return errors.Join(append(errs, m.fs.Close(ctx))...)
 }
 
+// abandon unmounts a client whose network is gone (lazily if files are
+// still open there) and closes it without waiting for its write-back.
+func (m *mountedFS) abandon() {
+	if err := m.srv.Unmount(); err != nil {
+		_ = syscall.Unmount(m.mnt, syscall.MNT_DETACH)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), killedCloseTimeout)
+	defer cancel()
+	_ = m.fs.Close(ctx)
+}
+
+// killedCloseTimeout bounds the close of a client KillClient cut off.
+const killedCloseTimeout = 5 * time.Second
+
 // mount mounts client i and returns its control socket.
 func (ip *inproc) mount(i int) (string, error) {
 	c := ip.c
+	ip.reap(ip.clients[i])
 	ctlName := "client-inproc" + strconv.Itoa(i)
 	err := ip.start(ip.clients[i], hostClient+i, ctlName, func(ctx context.Context, ln *lnet.LNet, node *obd.Node, log *zap.Logger) (io.Closer, error) {
 		ctx, cancel := context.WithTimeout(ctx, c.o.MountTimeout)
@@ -244,6 +264,35 @@ func (ip *inproc) mount(i int) (string, error) {
 }
 
 func (ip *inproc) unmount(i int) error { return ip.stop(ip.clients[i], false) }
+
+// kill cuts client i's network and closes its control socket: to the
+// servers it is a client whose process died. Its FUSE mount and the client
+// stay until reap.
+func (ip *inproc) kill(i int) error {
+	n := ip.clients[i]
+	if !n.up {
+		return fmt.Errorf("%s is not running", n.name)
+	}
+	n.up, n.killed = false, true
+	if err := errors.Join(n.node.Close(), n.ln.Close()); err != nil {
+		return fmt.Errorf("%s: %w", n.name, err)
+	}
+	return nil
+}
+
+// reap unmounts a killed client and closes it, within killedCloseTimeout:
+// with its network gone, what it still held is lost, as in a crash, and
+// the errors saying so are expected.
+func (ip *inproc) reap(n *ipNode) {
+	if !n.killed {
+		return
+	}
+	n.killed = false
+	if m, ok := n.srv.(*mountedFS); ok {
+		m.abandon()
+	}
+	n.closeLg()
+}
 
 // running reports whether every server and client is up.
 func (ip *inproc) running() bool {

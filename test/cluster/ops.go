@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -79,6 +81,53 @@ func (c *Cluster) Remount(i int) error {
 		return fmt.Errorf("client%d is mounted", i)
 	}
 	return c.startClient(i)
+}
+
+// KillClient kills client i with SIGKILL, as a crash with its locks
+// held: it answers no lock callback any more and writes nothing back. The
+// servers evict it once their callback timeout passes; until then the
+// others wait for its locks. Its mount, which answers ENOTCONN once the
+// process is gone, is then detached (fusermount3 -u -z, or a lazy
+// unmount where fusermount3 is missing), so that Remount can mount it
+// again. Files the test still holds open there keep failing until closed.
+//
+// InProcess: the client's network is cut and its control socket closed
+// (the servers see what they would of a dead process); its FUSE mount
+// stays, served from whatever the client cached, until Remount or Close
+// unmounts it and closes the client.
+func (c *Cluster) KillClient(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ip != nil {
+		return c.ip.kill(i)
+	}
+	p := c.clients[i]
+	if !p.running() {
+		return fmt.Errorf("client%d is not running", i)
+	}
+	p.kill()
+	return detach(c.Mount(i))
+}
+
+// detach lazily unmounts a FUSE mount whose server died, with fusermount3
+// -u -z as an unprivileged user would, or umount2(MNT_DETACH).
+func detach(mnt string) error {
+	if !isMounted(mnt) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	var ferr error
+	if out, err := exec.CommandContext(ctx, "fusermount3", "-u", "-z", mnt).CombinedOutput(); err != nil {
+		ferr = fmt.Errorf("fusermount3 -u -z %s: %w: %s", mnt, err, bytes.TrimSpace(out))
+	}
+	if !isMounted(mnt) {
+		return nil
+	}
+	if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+		return errors.Join(ferr, fmt.Errorf("lazy unmount %s: %w", mnt, err))
+	}
+	return nil
 }
 
 func (c *Cluster) mounted(i int) bool {
