@@ -164,7 +164,7 @@ func (fs *FS) cancelDataLock(ctx context.Context, l *ldlm.Lock, evicted bool) {
 }
 
 // glimpseDataLock answers an OST's glimpse: how far this client's cached
-// writes extend the object.
+// writes extend the object, and when this client last wrote the file.
 func (fs *FS) glimpseDataLock(l *ldlm.Lock) (wire.LVB, error) {
 	fid, ok := l.Data().(wire.FID)
 	if !ok {
@@ -178,7 +178,8 @@ func (fs *FS) glimpseDataLock(l *ldlm.Lock) (wire.LVB, error) {
 	if end == 0 {
 		return wire.LVB{}, ldlm.ErrNoData
 	}
-	return wire.LVB{Size: end}, nil
+	_, mtime := in.local()
+	return wire.LVB{Size: end, MTime: mtime}, nil
 }
 
 // objRange is the part of one object an I/O touches, in object bytes.

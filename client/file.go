@@ -232,9 +232,10 @@ func (f *file) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 		}
 		defer held.release() // the data stays cached under the lock until it is called back
 	}
-	n, err := in.cache.Write(ctx, p, uint64(off))
+	t := now()
+	n, err := in.cache.Write(ctx, p, uint64(off), t)
 	if n > 0 {
-		in.wrote(now())
+		in.wrote(t)
 		fs.stats.write.Add(uint64(n))
 	}
 	if err != nil && errors.Is(err, lov.ErrNoLayout) {
@@ -316,6 +317,34 @@ func (f *file) Allocate(ctx context.Context, off, length int64, mode uint32) err
 		in.wrote(now()) // the size or the data changed: close tells the MDT
 	}
 	return nil
+}
+
+// setObjectMtime gives the objects of regular file fid (layout raw) the
+// mtime a utimes set on the MDT: the file's mtime is the latest of the
+// MDT's and its objects' (which writes set, to the time of the write), so
+// an object left newer would hide it. What this client caches of the file
+// is written back first (its data carries older times), and the time of
+// its last write becomes the one set, so that close, which tells the MDT
+// that time, does not bring the older write's back.
+func (fs *FS) setObjectMtime(ctx context.Context, fid wire.FID, raw []byte, mtime int64) error {
+	lay, err := decodeLayout(raw)
+	if err != nil || lay == nil {
+		return err
+	}
+	if in := fs.openedInode(fid); in != nil {
+		in.ioMu.Lock()
+		defer in.ioMu.Unlock()
+		if err := in.cache.Flush(ctx); err != nil {
+			return err
+		}
+		in.mu.Lock()
+		in.mtime = mtime
+		in.mu.Unlock()
+		if l := in.layout(); l != nil && l.Gen > lay.Gen {
+			lay = l
+		}
+	}
+	return lov.SetMtime(ctx, fs, lay, mtime)
 }
 
 // Release writes back, closes the MDT handle telling the MDT the size and
@@ -403,9 +432,10 @@ func (f *file) Append(ctx context.Context, p []byte) (int64, int, error) {
 	if sz.Size+uint64(len(p)) < sz.Size {
 		return 0, 0, syscall.EFBIG
 	}
-	n, err := in.cache.Write(ctx, p, sz.Size)
+	t := now()
+	n, err := in.cache.Write(ctx, p, sz.Size, t)
 	if n > 0 {
-		in.wrote(now())
+		in.wrote(t)
 		fs.stats.write.Add(uint64(n))
 	}
 	return int64(sz.Size), n, err

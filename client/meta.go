@@ -78,7 +78,8 @@ func (fs *FS) GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error) {
 // size); a new size is then applied to the objects: this client's cached
 // data of the file is written back, every object is punched to its share
 // of the new size, and the object holding the new last byte is extended to
-// it when the file grows.
+// it when the file grows. An mtime given (utimes) goes to the objects too
+// (setObjectMtime), as Lustre's setattr does.
 func (fs *FS) SetAttr(ctx context.Context, fid wire.FID, attr wire.Attr) (wire.Attr, error) {
 	fs.stats.count(opSetattr)
 	ctx, m, err := fs.mdcFor(ctx, fid)
@@ -107,6 +108,11 @@ func (fs *FS) SetAttr(ctx context.Context, fid wire.FID, attr wire.Attr) (wire.A
 	}
 	if attr.Valid&wire.AttrSize != 0 {
 		if err := fs.truncate(ctx, fid, r.Layout, attr.Size); err != nil {
+			return wire.Attr{}, err
+		}
+	}
+	if attr.Valid&wire.AttrMtime != 0 && attr.Valid&wire.AttrMtimeNow == 0 && r.Attr.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		if err := fs.setObjectMtime(ctx, fid, r.Layout, attr.Mtime); err != nil {
 			return wire.Attr{}, err
 		}
 	}

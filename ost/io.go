@@ -7,9 +7,11 @@ import (
 	"hash/crc32"
 	"io"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/stria-fs/stria/ost/osd"
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
 )
@@ -134,7 +136,17 @@ func (t *target) doWrite(ctx context.Context, r *ptlrpc.Request, rep *wire.IORep
 		t.refreshAvail(ctx)
 		return err
 	}
-	if len(data) > 0 {
+	if req.Mtime != 0 {
+		// The client's time of the write, not the OST's clock (Lustre's
+		// o_mtime): written back later, the data must not make the file
+		// look newer than the client said it was. Times only move forward.
+		tm := time.Unix(0, req.Mtime)
+		if err := t.store.SetAttr(ctx, req.FID, osd.Attr{Mtime: tm, Ctime: tm},
+			osd.AttrMtime|osd.AttrCtime|osd.AttrTimesIfNewer); err != nil {
+			return err
+		}
+	}
+	if len(data) > 0 || req.Mtime != 0 {
 		if err := t.store.SyncObject(ctx, req.FID); err != nil {
 			return err
 		}

@@ -18,6 +18,11 @@ type IORequest struct {
 	Checksum uint32
 	// GrantWant asks the OST for more space grant (bytes).
 	GrantWant uint64
+	// Mtime is a write's modification time, ns since the epoch, by the
+	// client's clock: when the application wrote the data, not when it
+	// is written back (Lustre's obdo o_mtime). The OST moves the object's
+	// mtime and ctime forward to it. 0: none (reads).
+	Mtime int64
 }
 
 // Encode implements Body.
@@ -27,6 +32,7 @@ func (r *IORequest) Encode(e *Encoder) {
 	e.U32(r.Length)
 	e.U32(r.Checksum)
 	e.U64(r.GrantWant)
+	e.U64(uint64(r.Mtime))
 }
 
 // Decode implements Body.
@@ -36,6 +42,7 @@ func (r *IORequest) Decode(d *Decoder) {
 	r.Length = d.U32()
 	r.Checksum = d.U32()
 	r.GrantWant = d.U64()
+	r.Mtime = int64(d.U64())
 	if d.Err() == nil && r.Length > MaxIOSize {
 		d.Fail("io of %d bytes", r.Length)
 	}

@@ -13,6 +13,7 @@ func TestOSTExtraRoundTrip(t *testing.T) {
 		&OrphanRequest{MDTIndex: 1, LastUsed: 42},
 		&OrphanReply{LastID: IDIF(2, 100), Destroyed: 58},
 		&FallocateRequest{FID: IDIF(1, 7), Offset: 1 << 20, Length: 4096, Mode: FallocKeepSize},
+		&IORequest{FID: IDIF(1, 7), Offset: 4096, Length: 100, Checksum: 5, Mtime: 1795253107239084512},
 	} {
 		out := reflect.New(reflect.TypeOf(in).Elem()).Interface().(Body)
 		if err := DecodeBody(AppendBody(nil, in), out); err != nil {

@@ -101,10 +101,11 @@ type object struct {
 
 // extent is contiguous data of one object: dirty, then in flight.
 type extent struct {
-	off  uint64
-	data []byte
-	done chan struct{} // closed when written (or failed); err set before
-	err  error
+	off   uint64
+	data  []byte
+	mtime int64         // the latest time any of its data was written (0: none)
+	done  chan struct{} // closed when written (or failed); err set before
+	err   error
 }
 
 func (e *extent) end() uint64 { return e.off + uint64(len(e.data)) }
@@ -210,13 +211,17 @@ func (c *Cache) ErrSeq() uint64 {
 	return c.errSeq
 }
 
-// Write copies p, at file offset off, into the cache. Each piece enters
+// Write copies p, at file offset off, into the cache; mtime is when the
+// application wrote it (ns, the client's clock; 0: none), which the data
+// carries to the OST (the object's mtime moves forward to it there), so
+// that writing back later never makes the file newer than the client
+// said. Each piece enters
 // its OST's cache accounting first, waiting for space (bounded by ctx).
 // Full slots are sent at once; a piece the OST's grant does not cover is
 // written back before Write returns (with everything dirty of its
 // object), so that such a write's error, ENOSPC first of all, reaches the
 // writer.
-func (c *Cache) Write(ctx context.Context, p []byte, off uint64) (int, error) {
+func (c *Cache) Write(ctx context.Context, p []byte, off uint64, mtime int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -247,7 +252,7 @@ func (c *Cache) Write(ctx context.Context, p []byte, off uint64) (int, error) {
 		data := p[ch.FileOff-off : ch.FileOff-off+ch.Len]
 		for objOff := ch.ObjOff; len(data) > 0; {
 			n := min(uint64(len(data)), (objOff/rpc+1)*rpc-objOff)
-			if err := c.writePiece(ctx, t, obj, objOff, data[:n], ch.FileOff+(objOff-ch.ObjOff)); err != nil {
+			if err := c.writePiece(ctx, t, obj, objOff, data[:n], ch.FileOff+(objOff-ch.ObjOff), mtime); err != nil {
 				return written, err
 			}
 			written += int(n)
@@ -259,7 +264,7 @@ func (c *Cache) Write(ctx context.Context, p []byte, off uint64) (int, error) {
 
 // writePiece caches data at objOff of obj (within one RPC slot of the
 // target's RPC size).
-func (c *Cache) writePiece(ctx context.Context, t Target, obj layout.Object, objOff uint64, data []byte, fileOff uint64) error {
+func (c *Cache) writePiece(ctx context.Context, t Target, obj layout.Object, objOff uint64, data []byte, fileOff uint64, mtime int64) error {
 	n := int64(len(data))
 	granted, err := t.EnterCache(ctx, n, func() { c.pressure(obj.OSTIndex) })
 	if err != nil {
@@ -276,7 +281,7 @@ func (c *Cache) writePiece(ctx context.Context, t Target, obj layout.Object, obj
 		o = &object{obj: obj, t: t, rpc: uint64(max(t.RPCSize(), 4096))}
 		c.objs[obj] = o
 	}
-	e, added := o.insert(objOff, data, c.bufs)
+	e, added := o.insert(objOff, data, mtime, c.bufs)
 	c.end = max(c.end, fileOff+uint64(n))
 	var wait []*extent
 	if e.end()%o.rpc == 0 {
@@ -304,10 +309,11 @@ func (c *Cache) writePiece(ctx context.Context, t Target, obj layout.Object, obj
 	return nil
 }
 
-// insert copies data at off into the object's dirty extents, merging it
-// with those it overlaps or touches within its RPC slot, and returns the
-// extent that holds it and how many dirty bytes it added.
-func (o *object) insert(off uint64, data []byte, bufs *Buffers) (*extent, int64) {
+// insert copies data, written at mtime, at off into the object's dirty
+// extents, merging it with those it overlaps or touches within its RPC
+// slot, and returns the extent that holds it and how many dirty bytes it
+// added.
+func (o *object) insert(off uint64, data []byte, mtime int64, bufs *Buffers) (*extent, int64) {
 	end := off + uint64(len(data))
 	slot := off / o.rpc * o.rpc
 	slotEnd := slot + o.rpc
@@ -331,6 +337,7 @@ func (o *object) insert(off uint64, data []byte, bufs *Buffers) (*extent, int64)
 	for _, e := range merge {
 		lo, hi = min(lo, e.off), max(hi, e.end())
 		old += int64(len(e.data))
+		mtime = max(mtime, e.mtime)
 	}
 	var buf []byte
 	if len(merge) > 0 && merge[0].off == lo && uint64(cap(merge[0].data)) >= hi-lo {
@@ -355,7 +362,7 @@ func (o *object) insert(off uint64, data []byte, bufs *Buffers) (*extent, int64)
 		bufs.put(e.data, o.rpc)
 	}
 	copy(buf[off-lo:], data)
-	e := &extent{off: lo, data: buf, done: make(chan struct{})}
+	e := &extent{off: lo, data: buf, mtime: mtime, done: make(chan struct{})}
 	o.dirty = slices.Replace(o.dirty, i, j, e)
 	return e, int64(hi-lo) - old
 }
@@ -403,7 +410,7 @@ func (c *Cache) writeback(o *object, e *extent, before []*extent) {
 	for _, b := range before {
 		<-b.done // every write ends, at the latest when ctx is cancelled
 	}
-	_, err := o.t.Write(c.ctx, o.obj.FID, e.off, e.data)
+	_, err := o.t.Write(c.ctx, o.obj.FID, e.off, e.data, e.mtime)
 	o.t.ExitCache(int64(len(e.data)))
 	c.mu.Lock()
 	if i := slices.Index(o.flying, e); i >= 0 {

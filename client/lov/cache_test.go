@@ -35,7 +35,7 @@ func TestCacheSequentialWritesFullRPCs(t *testing.T) {
 	c := newCache(t, ts, l)
 	data := pattern(16<<20, 9)
 	for off := 0; off < len(data); off += 1 << 20 {
-		if n, err := c.Write(ctx(t), data[off:off+1<<20], uint64(off)); err != nil || n != 1<<20 {
+		if n, err := c.Write(ctx(t), data[off:off+1<<20], uint64(off), 0); err != nil || n != 1<<20 {
 			t.Fatal(n, err)
 		}
 	}
@@ -64,7 +64,7 @@ func TestCacheSendsFullSlotsBeforeFlush(t *testing.T) {
 	// 2.5 MiB in 256 KiB writes: two full slots go at once, the half one
 	// waits for Flush.
 	for off := 0; off < 5<<19; off += 256 << 10 {
-		if _, err := c.Write(ctx(t), pattern(256<<10, byte(off)), uint64(off)); err != nil {
+		if _, err := c.Write(ctx(t), pattern(256<<10, byte(off)), uint64(off), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,14 +93,14 @@ func TestCacheWithoutGrantWritesThrough(t *testing.T) {
 	ts[0].noGrant = true
 	l := plain(t, 2, 1<<20)
 	c := newCache(t, ts, l)
-	if _, err := c.Write(ctx(t), pattern(4096, 1), 0); err != nil {
+	if _, err := c.Write(ctx(t), pattern(4096, 1), 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if rs := ts[0].recorded("write"); len(rs) != 1 || rs[0].n != 4096 {
 		t.Fatalf("OST 0 writes %+v: an ungranted write must be on the OST when Write returns", rs)
 	}
 	// OST 1 grants: its data stays cached.
-	if _, err := c.Write(ctx(t), pattern(4096, 2), 1<<20); err != nil {
+	if _, err := c.Write(ctx(t), pattern(4096, 2), 1<<20, 0); err != nil {
 		t.Fatal(err)
 	}
 	if rs := ts[1].recorded("write"); len(rs) != 0 {
@@ -113,7 +113,7 @@ func TestCacheWithoutGrantWritesThrough(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := c.Write(ctx(t), pattern(4096, 3), 8192); !errors.Is(err, syscall.ENOSPC) {
+	if _, err := c.Write(ctx(t), pattern(4096, 3), 8192, 0); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("err %v, want ENOSPC", err)
 	}
 }
@@ -129,7 +129,7 @@ func TestCacheAsyncErrorReportedOncePerReader(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := c.Write(ctx(t), pattern(8192, 1), 0); err != nil {
+	if _, err := c.Write(ctx(t), pattern(8192, 1), 0, 0); err != nil {
 		t.Fatalf("cached write: %v", err)
 	}
 	if err := c.Flush(ctx(t)); err != nil {
@@ -158,10 +158,10 @@ func TestCacheOverlappingWritesKeepTheirOrder(t *testing.T) {
 	// Two full slots over the same range: the second must reach the OST
 	// after the first, although both are sent at once.
 	a, b := pattern(64<<10, 1), pattern(64<<10, 2)
-	if _, err := c.Write(ctx(t), a, 0); err != nil {
+	if _, err := c.Write(ctx(t), a, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Write(ctx(t), b, 0); err != nil {
+	if _, err := c.Write(ctx(t), b, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -186,7 +186,7 @@ func TestCachePressureWritesBack(t *testing.T) {
 	// Scattered 128 KiB writes never fill a 4 MiB slot: only the
 	// writers' kicks on a full cache get them written.
 	for i := range 32 {
-		if _, err := c.Write(ctx(t), pattern(128<<10, byte(i)), uint64(i)*(4<<20)); err != nil {
+		if _, err := c.Write(ctx(t), pattern(128<<10, byte(i)), uint64(i)*(4<<20), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,9 +202,9 @@ func TestCacheFlushRange(t *testing.T) {
 	ts := newTargets(2, 4<<20)
 	l := plain(t, 2, 1<<20)
 	c := newCache(t, ts, l)
-	c.Write(ctx(t), pattern(4096, 1), 0)       // OST 0
-	c.Write(ctx(t), pattern(4096, 2), 1<<20)   // OST 1
-	c.Write(ctx(t), pattern(4096, 3), 2<<20+8) // OST 0, object offset 1 MiB
+	c.Write(ctx(t), pattern(4096, 1), 0, 0)       // OST 0
+	c.Write(ctx(t), pattern(4096, 2), 1<<20, 0)   // OST 1
+	c.Write(ctx(t), pattern(4096, 3), 2<<20+8, 0) // OST 0, object offset 1 MiB
 	if err := c.FlushRange(ctx(t), 1<<20, 1<<20); err != nil {
 		t.Fatal(err)
 	}
@@ -217,10 +217,10 @@ func TestCacheNeedsIntent(t *testing.T) {
 	ts := newTargets(2, 4<<20)
 	l := pfl(t, 1<<20, 1, 2, 1<<20, false)
 	c := newCache(t, ts, l)
-	if _, err := c.Write(ctx(t), pattern(100, 1), 1<<20); !errors.Is(err, ErrNeedIntent) || !errors.Is(err, syscall.EOPNOTSUPP) {
+	if _, err := c.Write(ctx(t), pattern(100, 1), 1<<20, 0); !errors.Is(err, ErrNeedIntent) || !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Fatalf("err %v, want ErrNeedIntent", err)
 	}
-	if n, err := c.Write(ctx(t), pattern(100, 1), 0); err != nil || n != 100 {
+	if n, err := c.Write(ctx(t), pattern(100, 1), 0, 0); err != nil || n != 100 {
 		t.Fatal(n, err)
 	}
 }
@@ -261,7 +261,7 @@ func TestCacheModel(t *testing.T) {
 				case op < 6: // write
 					off, n := rng.IntN(span), 1+rng.IntN(int(g.size)+g.rpc/2)
 					data := pattern(n, byte(step))
-					if w, err := c.Write(ctx(t), data, uint64(off)); err != nil || w != n {
+					if w, err := c.Write(ctx(t), data, uint64(off), 0); err != nil || w != n {
 						t.Fatalf("step %d: write %d at %d: %d, %v", step, n, off, w, err)
 					}
 					if end := off + n; end > len(model) {
@@ -337,7 +337,7 @@ func TestCacheConcurrentWriters(t *testing.T) {
 			defer wg.Done()
 			// Each writer owns its own 1 MiB region.
 			for off := 0; off < 1<<20; off += 32 << 10 {
-				if _, err := c.Write(ctx(t), pattern(32<<10, byte(w)), uint64(w<<20+off)); err != nil {
+				if _, err := c.Write(ctx(t), pattern(32<<10, byte(w)), uint64(w<<20+off), 0); err != nil {
 					t.Error(err)
 					return
 				}
@@ -366,8 +366,8 @@ func TestCacheDiscard(t *testing.T) {
 	l := plain(t, 2, 1<<20)
 	c := newCache(t, ts, l)
 	seen := c.ErrSeq()
-	c.Write(ctx(t), pattern(4096, 1), 0)     // OST 0
-	c.Write(ctx(t), pattern(4096, 2), 1<<20) // OST 1
+	c.Write(ctx(t), pattern(4096, 1), 0, 0)     // OST 0
+	c.Write(ctx(t), pattern(4096, 2), 1<<20, 0) // OST 1
 	obj0 := l.Components[0].Stripe.Objects[0].FID
 	if n := c.Discard(obj0); n != 4096 {
 		t.Fatalf("discarded %d bytes, want 4096", n)
@@ -386,5 +386,35 @@ func TestCacheDiscard(t *testing.T) {
 	}
 	if n := c.Discard(obj0); n != 0 {
 		t.Errorf("a second discard dropped %d bytes", n)
+	}
+}
+
+// TestCacheCarriesMtime: each write-back carries the latest time its data
+// was written at (merged extents keep the latest), not the time it is
+// sent, and only its own object's.
+func TestCacheCarriesMtime(t *testing.T) {
+	ts := newTargets(2, 4<<20)
+	l := plain(t, 2, 1<<20)
+	c := newCache(t, ts, l)
+	for _, w := range []struct {
+		off   uint64
+		mtime int64
+	}{{0, 500}, {4096, 300}, {1 << 20, 400}} {
+		if _, err := c.Write(ctx(t), pattern(4096, byte(w.mtime)), w.off, w.mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	objs := l.Components[0].Stripe.Objects
+	if n := len(ts[0].recorded("write")); n != 1 {
+		t.Errorf("OST 0 got %d writes, want the two merged into one", n)
+	}
+	if got := ts[0].mtimes[objs[0].FID]; got != 500 {
+		t.Errorf("object 0 written back with mtime %d, want 500 (the later of its writes)", got)
+	}
+	if got := ts[1].mtimes[objs[1].FID]; got != 400 {
+		t.Errorf("object 1 written back with mtime %d, want 400", got)
 	}
 }

@@ -24,7 +24,7 @@ func ctx(t testing.TB) context.Context {
 
 // rpc is one recorded RPC.
 type rpc struct {
-	op     string // "read", "write", "getattr", "punch", "setsize", "fallocate"
+	op     string // "read", "write", "getattr", "punch", "setsize", "fallocate", "setmtime"
 	fid    wire.FID
 	off, n uint64
 }
@@ -40,6 +40,7 @@ type fakeOST struct {
 
 	mu     sync.Mutex
 	objs   map[wire.FID][]byte
+	mtimes map[wire.FID]int64 // the latest mtime written with each object
 	rpcs   []rpc
 	now    int // RPCs in flight
 	peak   int
@@ -88,13 +89,17 @@ func (f *fakeOST) Read(_ context.Context, fid wire.FID, off uint64, p []byte) (i
 	return copy(p, o[off:]), uint64(len(o)), nil
 }
 
-func (f *fakeOST) Write(_ context.Context, fid wire.FID, off uint64, p []byte) (uint64, error) {
+func (f *fakeOST) Write(_ context.Context, fid wire.FID, off uint64, p []byte, mtime int64) (uint64, error) {
 	defer f.end()
 	if err := f.begin("write", fid, off, uint64(len(p))); err != nil {
 		return 0, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.mtimes == nil {
+		f.mtimes = map[wire.FID]int64{}
+	}
+	f.mtimes[fid] = max(f.mtimes[fid], mtime)
 	o := f.objs[fid]
 	if end := off + uint64(len(p)); end > uint64(len(o)) {
 		o = append(o, make([]byte, end-uint64(len(o)))...)
@@ -112,7 +117,11 @@ func (f *fakeOST) GetAttr(_ context.Context, fid wire.FID) (wire.Attr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := uint64(len(f.objs[fid]))
-	return wire.Attr{Valid: wire.AttrSize | wire.AttrBlocks, Size: n, Blocks: (n + 511) / 512}, nil
+	a := wire.Attr{Valid: wire.AttrSize | wire.AttrBlocks, Size: n, Blocks: (n + 511) / 512}
+	if m, ok := f.mtimes[fid]; ok {
+		a.Valid, a.Mtime = a.Valid|wire.AttrMtime, m
+	}
+	return a, nil
 }
 
 func (f *fakeOST) resize(fid wire.FID, size uint64) {
@@ -145,6 +154,21 @@ func (f *fakeOST) SetSize(_ context.Context, fid wire.FID, size uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.resize(fid, size)
+	return nil
+}
+
+// SetMtime records the call and sets the object's mtime.
+func (f *fakeOST) SetMtime(_ context.Context, fid wire.FID, mtime int64) error {
+	defer f.end()
+	if err := f.begin("setmtime", fid, 0, 0); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mtimes == nil {
+		f.mtimes = map[wire.FID]int64{}
+	}
+	f.mtimes[fid] = mtime
 	return nil
 }
 

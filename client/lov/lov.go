@@ -17,12 +17,16 @@ type Target interface {
 	// Read is one OST_READ into p: n short at the object's end; size is
 	// the object's size.
 	Read(ctx context.Context, fid wire.FID, off uint64, p []byte) (n int, size uint64, err error)
-	// Write is one OST_WRITE of p; size is the object's size after it.
-	Write(ctx context.Context, fid wire.FID, off uint64, p []byte) (size uint64, err error)
+	// Write is one OST_WRITE of p, written by the application at mtime
+	// (ns; 0: none), to which the object's mtime moves forward; size is
+	// the object's size after it.
+	Write(ctx context.Context, fid wire.FID, off uint64, p []byte, mtime int64) (size uint64, err error)
 	GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error)
 	// Punch truncates an object to size; SetSize sets its size (grows it).
 	Punch(ctx context.Context, fid wire.FID, size uint64) error
 	SetSize(ctx context.Context, fid wire.FID, size uint64) error
+	// SetMtime sets an object's mtime (utimes).
+	SetMtime(ctx context.Context, fid wire.FID, mtime int64) error
 	// Fallocate is one OST_FALLOCATE of [off, off+n) of the object with
 	// fallocate(2) mode (0, KEEP_SIZE or PUNCH_HOLE|KEEP_SIZE).
 	Fallocate(ctx context.Context, fid wire.FID, off, n uint64, mode uint32) error
@@ -328,5 +332,30 @@ func Allocate(ctx context.Context, ts Targets, l *layout.Layout, m uint16, off, 
 			return err
 		}
 		return t.Fallocate(ctx, p.obj.FID, p.off, p.end-p.off, mode)
+	})
+}
+
+// SetMtime gives every instantiated object of l (every mirror) the mtime
+// a utimes set on the file, in parallel: the file's mtime is the latest of
+// the MDT's and its objects' (Glimpse), so an object that a write left
+// newer would hide it.
+func SetMtime(ctx context.Context, ts Targets, l *layout.Layout, mtime int64) error {
+	var objs []layout.Object
+	for i := range l.Components {
+		c := &l.Components[i]
+		if c.IsInit() && !c.IsDoM() {
+			objs = append(objs, c.Stripe.Objects...)
+		}
+	}
+	return parallel(ctx, len(objs), func(ctx context.Context, i int) error {
+		t, err := ts.Target(ctx, objs[i].OSTIndex)
+		if err != nil {
+			return err
+		}
+		err = t.SetMtime(ctx, objs[i].FID, mtime)
+		if errors.Is(err, syscall.ENOENT) {
+			return nil // not created on the OST yet: it holds nothing
+		}
+		return err
 	})
 }

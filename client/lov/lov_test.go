@@ -23,7 +23,7 @@ func store(t *testing.T, ts fakeTargets, l *layout.Layout, data []byte, off uint
 			t.Fatalf("hole at %d", ch.FileOff)
 		}
 		f := ts[obj.OSTIndex]
-		if _, err := f.Write(ctx(t), obj.FID, ch.ObjOff, data[ch.FileOff-off:ch.FileOff-off+ch.Len]); err != nil {
+		if _, err := f.Write(ctx(t), obj.FID, ch.ObjOff, data[ch.FileOff-off:ch.FileOff-off+ch.Len], 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -220,5 +220,29 @@ func TestTruncate(t *testing.T) {
 				t.Fatal("content after truncate differs")
 			}
 		})
+	}
+}
+
+func TestSetMtime(t *testing.T) {
+	ts := newTargets(4, 4<<20)
+	l := pfl(t, 1<<20, 2, 2, 64<<10, false) // the second component holds no objects yet
+	if err := SetMtime(ctx(t), ts, l, 12345); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range l.Components[0].Stripe.Objects {
+		if got := ts[obj.OSTIndex].mtimes[obj.FID]; got != 12345 {
+			t.Errorf("object on OST %d has mtime %d, want 12345", obj.OSTIndex, got)
+		}
+	}
+	n := 0
+	for _, f := range ts {
+		n += len(f.recorded("setmtime"))
+	}
+	if n != 2 {
+		t.Errorf("%d setattrs, want one per instantiated object (2)", n)
+	}
+	sz, err := Glimpse(ctx(t), ts, l)
+	if err != nil || sz.Mtime != 12345 {
+		t.Errorf("glimpse mtime %d (%v), want 12345", sz.Mtime, err)
 	}
 }

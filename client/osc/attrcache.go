@@ -66,12 +66,14 @@ func (c *attrCache) get(fid wire.FID) (wire.Attr, bool) {
 	return e.attr, true
 }
 
-// wrote accounts a write of n bytes that left the object size long.
-func (c *attrCache) wrote(fid wire.FID, n int, size uint64) {
+// wrote accounts a write of n bytes with mtime (0: none) that left the
+// object size long.
+func (c *attrCache) wrote(fid wire.FID, n int, size uint64, mtime int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.m[fid]; e != nil {
 		e.attr.Size = max(e.attr.Size, size)
+		e.attr.Mtime = max(e.attr.Mtime, mtime) // the OST's, which moves forward only
 		// Blocks: what was written, at most the size rounded to pages (an
 		// overwrite allocates nothing; the OST's next answer corrects it).
 		e.attr.Blocks = min(e.attr.Blocks+uint64(n+511)/512, (e.attr.Size+4095)/4096*8)

@@ -58,6 +58,7 @@ type fakeOST struct {
 	badWrites   int   // answer the next N writes EBADMSG
 	writeErr    error // answer every write with it
 	grant       uint64
+	mtimes      map[wire.FID]int64 // the last mtime a write or setattr sent
 	writes      int
 	now, peak   int           // writes being served
 	gate        chan struct{} // if set, writes wait on it
@@ -70,7 +71,7 @@ func startFakeOST(t testing.TB, ln *lnet.LNet) *fakeOST {
 	f := &fakeOST{crc: crc32.MakeTable(crc32.Castagnoli), objs: map[wire.FID][]byte{}}
 	tgt, err := ptlrpc.NewTarget(ptlrpc.TargetConfig{Name: ostName, Handlers: map[wire.Opcode]ptlrpc.Handler{
 		wire.OSTRead: f.read, wire.OSTWrite: f.write, wire.OSTGetattr: f.getattr, wire.OSTStatfs: f.statfs,
-		wire.OSTFallocate: f.fallocate,
+		wire.OSTFallocate: f.fallocate, wire.OSTSetattr: f.setattr,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +167,9 @@ func (f *fakeOST) write(ctx context.Context, r *ptlrpc.Request) error {
 	}
 	copy(o[req.Offset:], buf)
 	f.objs[req.FID] = o
+	if req.Mtime != 0 {
+		f.setMtime(req.FID, req.Mtime)
+	}
 	f.grant += req.GrantWant / 2
 	r.ReplyBody(&wire.IOReply{Length: req.Length, Size: uint64(len(o)), Grant: f.grant})
 	return nil
@@ -183,6 +187,29 @@ func (f *fakeOST) getattr(_ context.Context, r *ptlrpc.Request) error {
 		return syscall.ENOENT
 	}
 	r.ReplyBody(&wire.ObjectAttrRequest{FID: req.FID, Attr: wire.Attr{Valid: wire.AttrSize, Size: uint64(len(o))}})
+	return nil
+}
+
+func (f *fakeOST) setMtime(fid wire.FID, m int64) {
+	if f.mtimes == nil {
+		f.mtimes = map[wire.FID]int64{}
+	}
+	f.mtimes[fid] = m
+}
+
+// setattr serves OST_SETATTR of an mtime.
+func (f *fakeOST) setattr(_ context.Context, r *ptlrpc.Request) error {
+	var req wire.ObjectAttrRequest
+	if err := r.DecodeBody(&req); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if req.Attr.Valid&wire.AttrMtime != 0 {
+		f.setMtime(req.FID, req.Attr.Mtime)
+	}
+	r.ReplyBody(&wire.ObjectAttrRequest{FID: req.FID, Attr: wire.Attr{Valid: wire.AttrSize | wire.AttrMtime,
+		Size: uint64(len(f.objs[req.FID])), Mtime: f.mtimes[req.FID]}})
 	return nil
 }
 

@@ -67,18 +67,19 @@ func (o *OSC) read(ctx context.Context, fid wire.FID, off uint64, p []byte) (int
 }
 
 // Write writes p at off of object fid with one OST_WRITE carrying p's
-// crc32c; the OST fetches the data from p (no copy here) and makes it
-// durable before it answers. A write the OST refuses for a bad checksum
+// crc32c and mtime, the time the application wrote it (ns; 0: none), to
+// which the OST moves the object's mtime forward; the OST fetches the
+// data from p (no copy here) and makes it durable before it answers. A write the OST refuses for a bad checksum
 // (EBADMSG) is sent again, up to three more times, then it is ErrChecksum
 // (EIO). Every reply updates the grant; the request asks for enough to
 // cover MaxDirty. size is the object's size after the write.
-func (o *OSC) Write(ctx context.Context, fid wire.FID, off uint64, p []byte) (size uint64, err error) {
+func (o *OSC) Write(ctx context.Context, fid wire.FID, off uint64, p []byte, mtime int64) (size uint64, err error) {
 	if len(p) > wire.MaxIOSize {
 		return 0, fmt.Errorf("%w: write of %d bytes", ErrBadIO, len(p))
 	}
 	sum := crc32.Checksum(p, o.crc)
 	for try := 1; ; try++ {
-		size, err := o.write(ctx, fid, off, p, sum)
+		size, err := o.write(ctx, fid, off, p, sum, mtime)
 		if err == nil || !errors.Is(err, syscall.EBADMSG) {
 			return size, err
 		}
@@ -90,14 +91,14 @@ func (o *OSC) Write(ctx context.Context, fid wire.FID, off uint64, p []byte) (si
 	}
 }
 
-func (o *OSC) write(ctx context.Context, fid wire.FID, off uint64, p []byte, sum uint32) (uint64, error) {
+func (o *OSC) write(ctx context.Context, fid wire.FID, off uint64, p []byte, sum uint32, mtime int64) (uint64, error) {
 	if err := o.rpcs.acquire(ctx); err != nil {
 		return 0, fmt.Errorf("osc: %s: %w", o.cfg.Target, err)
 	}
 	defer o.rpcs.release()
 	start := time.Now()
 	rep, err := o.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.OSTWrite, Portal: wire.OSTIOPortal, Encode: &wire.IORequest{FID: fid,
-		Offset: off, Length: uint32(len(p)), Checksum: sum, GrantWant: o.grantWant()}, BulkOut: p})
+		Offset: off, Length: uint32(len(p)), Checksum: sum, GrantWant: o.grantWant(), Mtime: mtime}, BulkOut: p})
 	o.stats.RPC(wire.OSTWrite, time.Since(start))
 	defer rep.Release()
 	var r wire.IOReply
@@ -113,7 +114,7 @@ func (o *OSC) write(ctx context.Context, fid wire.FID, off uint64, p []byte, sum
 			r.Length, syscall.EIO)
 	}
 	o.stats.Write.Add(uint64(len(p)))
-	o.attrs.wrote(fid, len(p), r.Size)
+	o.attrs.wrote(fid, len(p), r.Size, mtime)
 	return r.Size, nil
 }
 

@@ -77,6 +77,26 @@ func (o *OSC) SetSize(ctx context.Context, fid wire.FID, size uint64) error {
 	return nil
 }
 
+// SetMtime sets object fid's mtime (OST_SETATTR; ns since the epoch), as
+// utimes sets it on the MDT: the objects' mtimes count in the file's, so
+// one that a write left newer would hide the time set. It runs under a PW
+// lock on the whole object, which calls back what other clients cache
+// (their data, written back first, carries older times).
+func (o *OSC) SetMtime(ctx context.Context, fid wire.FID, mtime int64) error {
+	l, err := o.Lock(ctx, fid, wire.LockPW, 0, wire.LockEOF, nil)
+	if err != nil {
+		return err
+	}
+	defer releaseLock(l)
+	var r wire.ObjectAttrRequest
+	req := &wire.ObjectAttrRequest{FID: fid, Attr: wire.Attr{Valid: wire.AttrMtime, Mtime: mtime}}
+	if err := o.call(ctx, wire.OSTSetattr, req, &r); err != nil {
+		return fmt.Errorf("setattr %v mtime: %w", fid, err)
+	}
+	o.attrs.set(fid, r.Attr)
+	return nil
+}
+
 // Fallocate is fallocate(2) of [off, off+n) of object fid with mode (0,
 // KEEP_SIZE or PUNCH_HOLE|KEEP_SIZE): one OST_FALLOCATE on the I/O portal
 // (it may take as long as a write), durable when it returns. The caller

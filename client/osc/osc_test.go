@@ -17,7 +17,7 @@ var fid = wire.FID{Seq: wire.SeqIDIFBase, Oid: 7}
 func TestWriteReadBack(t *testing.T) {
 	o, ost := setup(t, 0)
 	data := bytes.Repeat([]byte("stria"), 50000)
-	if size, err := o.Write(ctx(t), fid, 4096, data); err != nil || size != uint64(4096+len(data)) {
+	if size, err := o.Write(ctx(t), fid, 4096, data, 0); err != nil || size != uint64(4096+len(data)) {
 		t.Fatal(size, err)
 	}
 	p := make([]byte, len(data)+10000)
@@ -46,7 +46,7 @@ func TestWriteReadBack(t *testing.T) {
 func TestReadChecksumRetriedThenEIO(t *testing.T) {
 	o, ost := setup(t, 0)
 	data := bytes.Repeat([]byte{7}, 8192)
-	if _, err := o.Write(ctx(t), fid, 0, data); err != nil {
+	if _, err := o.Write(ctx(t), fid, 0, data, 0); err != nil {
 		t.Fatal(err)
 	}
 	ost.mu.Lock()
@@ -80,13 +80,13 @@ func TestWriteResentOnBadChecksum(t *testing.T) {
 	ost.mu.Lock()
 	ost.badWrites = 3
 	ost.mu.Unlock()
-	if _, err := o.Write(ctx(t), fid, 0, []byte("hello")); err != nil {
+	if _, err := o.Write(ctx(t), fid, 0, []byte("hello"), 0); err != nil {
 		t.Fatalf("three refusals then success: %v", err)
 	}
 	ost.mu.Lock()
 	ost.badWrites, ost.writes = 4, 0
 	ost.mu.Unlock()
-	if _, err := o.Write(ctx(t), fid, 0, []byte("hello")); !errors.Is(err, ErrChecksum) || !errors.Is(err, syscall.EIO) {
+	if _, err := o.Write(ctx(t), fid, 0, []byte("hello"), 0); !errors.Is(err, ErrChecksum) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("four refusals: %v, want EIO", err)
 	}
 	if ost.writes != 4 {
@@ -100,7 +100,7 @@ func TestWriteErrorsPassThrough(t *testing.T) {
 	ost.writeErr = syscall.ENOSPC
 	ost.grant = 12345
 	ost.mu.Unlock()
-	if _, err := o.Write(ctx(t), fid, 0, []byte("x")); !errors.Is(err, syscall.ENOSPC) {
+	if _, err := o.Write(ctx(t), fid, 0, []byte("x"), 0); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("err %v, want ENOSPC", err)
 	}
 	if g := o.Grant(); g != 12345 {
@@ -114,7 +114,7 @@ func TestGrantAndCacheAccounting(t *testing.T) {
 		t.Fatalf("no grant yet: granted %v err %v", granted, err)
 	}
 	o.ExitCache(4096)
-	if _, err := o.Write(ctx(t), fid, 0, make([]byte, 4096)); err != nil {
+	if _, err := o.Write(ctx(t), fid, 0, make([]byte, 4096), 0); err != nil {
 		t.Fatal(err)
 	}
 	g := o.Grant()
@@ -179,7 +179,7 @@ func TestRPCsInFlightBound(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := o.Write(ctx(t), wire.FID{Seq: wire.SeqIDIFBase, Oid: uint32(i + 1)}, 0, []byte("x")); err != nil {
+			if _, err := o.Write(ctx(t), wire.FID{Seq: wire.SeqIDIFBase, Oid: uint32(i + 1)}, 0, []byte("x"), 0); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -250,5 +250,31 @@ func TestFallocate(t *testing.T) {
 	}
 	if err := o.Fallocate(ctx(t), fid, 0, 10, wire.FallocKeepSize); !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Errorf("fallocate refused by the OST: %v, want EOPNOTSUPP", err)
+	}
+}
+
+// TestMtime: a write carries the time it was written at; SetMtime sets it
+// (utimes) with one OST_SETATTR.
+func TestMtime(t *testing.T) {
+	o, ost := setup(t, 0)
+	if _, err := o.Write(ctx(t), fid, 0, []byte("data"), 777); err != nil {
+		t.Fatal(err)
+	}
+	mtime := func() int64 {
+		ost.mu.Lock()
+		defer ost.mu.Unlock()
+		return ost.mtimes[fid]
+	}
+	if m := mtime(); m != 777 {
+		t.Errorf("the OST got mtime %d with the write, want 777", m)
+	}
+	if err := o.SetMtime(ctx(t), fid, 5); err != nil {
+		t.Fatal(err)
+	}
+	if m := mtime(); m != 5 {
+		t.Errorf("the OST has mtime %d after SetMtime, want 5", m)
+	}
+	if o.Stats().Count(wire.OSTSetattr) != 1 {
+		t.Errorf("stats:\n%s", o.Stats().Format(time.Now()))
 	}
 }

@@ -171,7 +171,11 @@ func (d *Dir) setAttr(fd int, fid wire.FID, a Attr, mask AttrMask, lock bool) er
 	if err != nil {
 		return err
 	}
+	before := cur
 	applyAttr(&cur, a, mask)
+	if cur == before {
+		return nil // times that did not move forward: nothing to write
+	}
 	return d.writeAttr(fd, fid, cur)
 }
 

@@ -33,10 +33,4 @@ var notApplicable = map[string]string{
 // knownIssues are cases that fail today because of a bug outside the test
 // harness, each naming it; the case skips itself with the reason until the
 // entry is removed. Keep it short: every entry is a bug to fix.
-var knownIssues = map[string]string{
-	// Intermittent: fstat of an open, unlinked file shows a later mtime
-	// than fstat before the unlink (by milliseconds): the data written
-	// back after the first fstat gets the OST's clock, not the time of
-	// the write the client reported.
-	"posixtest/FstatDeleted": "issue #3 (client, ost): a file's mtime moves when its write-back reaches the OST",
-}
+var knownIssues = map[string]string{}
