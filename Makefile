@@ -6,7 +6,7 @@ BIN      := bin
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build deps test check vet test-unit test-rdma test-gomaxprocs1 bench bench-go up down clean
+.PHONY: all build deps test check vet test-unit test-rdma test-gomaxprocs1 bench bench-locks bench-go up down clean
 
 all: build
 
@@ -52,12 +52,21 @@ test: deps check test-unit test-rdma test-gomaxprocs1
 # The file-system benchmark (needs root): ../shared/bench/fsbench.sh on the
 # make up mount, on a FUSE loopback whose data goes through its daemon, and
 # on the local disk, in alternation for ROUNDS rounds (default 3); prints the
-# medians, the ratios and the goals. See test/scripts/bench.sh.
+# medians, the ratios and the goals; then the lock and cache figures of
+# issue 4 (bench-locks below) on the same mounts. See test/scripts/bench.sh.
 BENCH_DIR ?= $(CURDIR)/../shared/bench
 ROUNDS    ?= 3
 bench:
 	@test -f "$(BENCH_DIR)/fsbench.sh" || { echo "make bench: $(BENCH_DIR)/fsbench.sh is missing: the suite lives in ../shared/bench beside this checkout (BENCH_DIR= names another place)" >&2; exit 1; }
 	@BENCH_DIR="$(BENCH_DIR)" ROUNDS="$(ROUNDS)" MNT="$(MNT)" test/scripts/bench.sh
+
+# The figures of issue 4 alone (make bench runs them after the suite): a
+# cached 1 GiB re-read against the fuseloop loopback, RPCs per cached stat,
+# ior-hard from two client mounts, mdtest-easy-stat; prints the goals. See
+# test/scripts/bench-locks.sh. Needs root.
+bench-locks:
+	@test -d "$(BENCH_DIR)/mdbench" || { echo "make bench-locks: $(BENCH_DIR)/mdbench is missing: the suite lives in ../shared/bench beside this checkout (BENCH_DIR= names another place)" >&2; exit 1; }
+	@BENCH_DIR="$(BENCH_DIR)" ROUNDS="$(ROUNDS)" MNT="$(MNT)" test/scripts/bench-locks.sh
 
 # The Go micro-benchmarks of the network and RPC layers.
 bench-go:

@@ -13,7 +13,11 @@
 # and prints the median of each workload per file system, stria/fuseloop, and
 # the goals of issue 3: ior-easy write and read >= 0.5 x fuseloop,
 # mdtest-easy-create >= 1500 ops/s, and ior-easy ahead of GlusterFS and
-# MooseFS as ../shared/bench/BASELINE.md records them.
+# MooseFS as ../shared/bench/BASELINE.md records them. Then
+# test/scripts/bench-locks.sh measures the figures of issue 4 (cached re-read,
+# RPCs per cached stat, ior-hard from two client mounts, mdtest-easy-stat from
+# this suite) on the same mounts and prints its own table; BENCH_LOCKS=0
+# leaves it out (make bench-locks runs it alone).
 #
 # Results (TSV, fsbench's raw fio/mdbench output, the run's log) stay in
 # run/bench/TIMESTAMP/; the data directories and the loopback mount are
@@ -193,6 +197,13 @@ END {
 	printf "rounds completed: local %d, fuseloop %d, stria %d (of %d)\n", done["local"], done["fuseloop"], done["stria"], rounds
 	printf "issue 3 goals: %s\n", bad ? bad " not met" : "all met"
 }' "$TSV"
+# The figures of issue 4, on the same Stria mount and loopback.
+if [ "${BENCH_LOCKS:-1}" != 0 ]; then
+	if ! BENCH_TSV=$TSV LOOP_MNT=$WORK/loopmnt RES=$RES MNT=$MNT ROUNDS=$ROUNDS BENCH_DIR=$BENCH_DIR \
+		test/scripts/bench-locks.sh; then
+		failed+=("bench-locks")
+	fi
+fi
 if [ ${#failed[@]} -gt 0 ]; then
 	say "make bench: the suite failed in: ${failed[*]} (see ${LOG#"$ROOT"/})"
 	exit 1
