@@ -43,9 +43,10 @@
 // glimpse — OST_GETATTR of every object of its layout, in parallel — size
 // being the largest size any object implies (layout's FileSize), blocks
 // their sum, mtime and ctime the latest, and merge what this client caches
-// of it (the end of its cached writes, the time it last wrote). No
-// attribute is cached yet: without locks (the ldlm issue) every stat asks
-// the servers. A file just created needs no glimpse (its objects are new).
+// of it (the end of its cached writes, the time it last wrote). The MDT's
+// part is cached under inode-bits locks (mdcache.go), and the kernel may
+// keep names and some attributes under them too (kcache.go). A file just
+// created needs no glimpse (its objects are new).
 //
 // # Data
 //
@@ -86,7 +87,8 @@
 // waits for the background work, closes the imports and unregisters the
 // parameters; calls after Close fail with ErrClosed (ENOTCONN).
 //
-// Lock order: FS.mu before inode.mu; inode.ioMu (held shared by reads and
+// Lock order: mdCache.mu before the FUSE adapter's invalidation queue
+// (a leaf); FS.mu before inode.mu; inode.ioMu (held shared by reads and
 // writes, alone by truncates and layout changes) before the cache's lock;
 // the cache's lock before the OSCs' accounting locks. FS.mu is never held
 // across an RPC; the write-back pressure hook collects caches under FS.mu

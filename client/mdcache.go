@@ -82,10 +82,12 @@ type mdCache struct {
 	byLock  map[*ldlm.Lock][]dentry
 	pending map[wire.FID]struct{} // locks prefetchLock is taking
 	cleaned map[*mdc.MDC]uint64   // the MDT instance whose stale locks were dropped
+	kernel  kernelCache           // what the kernel was let keep (kcache.go)
 }
 
 // cancelled is the MDC lock namespaces' Cancel hook: the names bound
-// under l are forgotten (its entry goes with the lock). It runs before the
+// under l are forgotten (its entry goes with the lock), and what the
+// kernel keeps under l is dropped (queued: kcache.go). It runs before the
 // cancel reaches the MDT.
 func (c *mdCache) cancelled(_ context.Context, l *ldlm.Lock, _ bool) {
 	c.mu.Lock()
@@ -95,6 +97,7 @@ func (c *mdCache) cancelled(_ context.Context, l *ldlm.Lock, _ bool) {
 			delete(c.names, d)
 		}
 	}
+	c.kernel.dropLocked(l.Desc().Res.FID(), c.byLock[l])
 	delete(c.byLock, l)
 }
 

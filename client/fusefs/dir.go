@@ -105,7 +105,12 @@ func (d *dirHandle) Seekdir(_ context.Context, off uint64) syscall.Errno {
 // attributes that came with it; any other name is looked up.
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	if d.last.Name == name && d.last.Attr.Mode != 0 && !d.last.FID.IsZero() {
-		return d.n.newChild(ctx, d.last.FID, &d.last.Attr, out), 0
+		// A listing is read without locks: its attributes are not kept,
+		// though its name may be (the backend knows whether it holds a
+		// lock on the binding).
+		in := d.n.newChild(ctx, d.n.fsys.meta.gen.Load(), name, d.last.FID, &d.last.Attr, out)
+		out.SetAttrTimeout(0)
+		return in, 0
 	}
 	return d.n.Lookup(ctx, name, out)
 }

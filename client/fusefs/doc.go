@@ -22,15 +22,27 @@
 //
 // # Caching
 //
-// Nothing is cached in the kernel while there are no locks (issue #4):
-// entry, attribute and negative timeouts are 0, so every path walk looks
-// names up and every stat fetches attributes; and no open keeps the page
-// cache (no FOPEN_KEEP_CACHE), so a file opened after another client wrote
-// it reads the new data (close-to-open). Within one open the page cache
-// serves reads, which is what mmap(2) and MPI-IO need; FOPEN_DIRECT_IO is
-// used only for O_APPEND (below). The lock issue raises the timeouts and
-// keeps the page cache under inodebits and extent locks, invalidating it
-// through FUSE notifications when a lock is called back.
+// Names and attributes: a Backend that is a MetaCacher (client.FS) says,
+// after each answer, how long the kernel may keep the name and the
+// attributes it returned (FUSE entry and attribute timeouts): as long as
+// it holds the lock that covers them, and it drops them through the
+// MetaInvalidator it is given when the lock goes (cache.go). The
+// notifications (FUSE_NOTIFY_INVAL_ENTRY, FUSE_NOTIFY_INVAL_INODE) are
+// sent by a goroutine of the mount, never from inside a request: an
+// entry's invalidation takes its directory's lock in the kernel, which a
+// request of that directory holds while it waits for us. The mount's node
+// IDs are the inode numbers (go-fuse's ExternalNodeID), so a FID names
+// its kernel inode. A rename of this mount drops the new name: the kernel
+// moves the dentry with the timeout of its old name. Without a MetaCacher,
+// or where it says 0, nothing is kept: every path walk looks names up and
+// every stat fetches attributes. Negative entries are never kept.
+//
+// Pages: no open keeps the page cache (no FOPEN_KEEP_CACHE) unless the
+// file says its pages are still valid (CacheKeeper: extent locks cover
+// them), so a file opened after another client wrote it reads the new
+// data (close-to-open). Within one open the page cache serves reads,
+// which is what mmap(2) and MPI-IO need; FOPEN_DIRECT_IO is used only for
+// O_APPEND (below).
 //
 // # Data path
 //

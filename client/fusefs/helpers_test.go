@@ -43,11 +43,18 @@ type testMount struct {
 // busy), and no goroutine of go-fuse or of this package left running.
 func mount(t testing.TB, m *memFS, opts Options) *testMount {
 	t.Helper()
-	needFUSE(t)
-	checkLeaks(t)
 	if m == nil {
 		m = newMemFS()
 	}
+	return mountBackend(t, m, m, opts)
+}
+
+// mountBackend mounts b, whose state is m (b is m or wraps it), as mount
+// does.
+func mountBackend(t testing.TB, b Backend, m *memFS, opts Options) *testMount {
+	t.Helper()
+	needFUSE(t)
+	checkLeaks(t)
 	dir := t.TempDir()
 	if opts.AllowOther {
 		// Other users must get through t.TempDir's 0700 parent to reach it.
@@ -57,7 +64,7 @@ func mount(t testing.TB, m *memFS, opts Options) *testMount {
 	core, logs := observer.New(zapcore.DebugLevel)
 	tl := zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel))
 	opts.Logger = zap.New(zapcore.NewTee(tl.Core(), core))
-	srv, err := Mount(context.Background(), dir, m, opts)
+	srv, err := Mount(context.Background(), dir, b, opts)
 	if err != nil {
 		t.Fatalf("Mount: %v", err)
 	}

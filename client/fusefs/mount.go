@@ -28,6 +28,7 @@ type fileSystem struct {
 	open map[*handle]struct{} // files opened and not yet released
 
 	locks *lockState // record locks, when the backend is a Locker (lock.go)
+	meta  *metaCache // kernel caching of names and attributes (cache.go)
 }
 
 // Server is a mounted Stria file system, served by goroutines of its own
@@ -65,6 +66,7 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 	if fsys.locker() != nil {
 		fsys.locks = &lockState{flushes: map[uint32]uint64{}}
 	}
+	fsys.meta = newMetaCache(b, fsys.log)
 	root := &node{fsys: fsys, fid: b.Root()}
 
 	mo := fuse.MountOptions{
@@ -114,7 +116,10 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 		AttrTimeout:     &opts.AttrTimeout,
 		NullPermissions: true, // mode 0 is mode 0, not 0644
 		RootStableAttr:  &fs.StableAttr{Ino: root.fid.Ino()},
-		Logger:          warn,
+		// The kernel's node IDs are the inode numbers, so that a FID
+		// names its kernel inode for notifications (cache.go).
+		ExternalNodeID: true,
+		Logger:         warn,
 	}
 	if opts.NegativeTimeout > 0 {
 		fo.NegativeTimeout = &opts.NegativeTimeout
@@ -125,6 +130,7 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 		return nil, fmt.Errorf("%w: %s: %w", ErrMount, mountpoint, err)
 	}
 	s := &Server{fsys: fsys, srv: srv, mnt: mountpoint, done: make(chan struct{})}
+	fsys.meta.start(srv)
 	go s.serve()
 	if err := srv.WaitMount(); err != nil {
 		_ = s.Unmount()
@@ -157,6 +163,7 @@ func setReadAhead(mountpoint string, bytes int) error {
 func (s *Server) serve() {
 	defer close(s.done)
 	s.srv.Serve()
+	s.fsys.meta.close()
 	s.fsys.releaseAll(context.Background())
 }
 

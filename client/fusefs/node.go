@@ -56,10 +56,13 @@ var (
 	_ fs.NodeRemovexattrer  = (*node)(nil)
 )
 
-// newChild returns the inode for fid with attributes a, filling out. If
-// go-fuse already knows an inode with fid's number it uses that one.
-func (n *node) newChild(ctx context.Context, fid wire.FID, a *wire.Attr, out *fuse.EntryOut) *fs.Inode {
+// newChild returns the inode for fid, bound to name in n, with attributes
+// a, filling out (with the timeouts the backend allows, gen being the
+// invalidation generation read before the backend was asked). If go-fuse
+// already knows an inode with fid's number it uses that one.
+func (n *node) newChild(ctx context.Context, gen uint64, name string, fid wire.FID, a *wire.Attr, out *fuse.EntryOut) *fs.Inode {
 	n.fsys.fillAttr(fid, a, &out.Attr)
+	n.fsys.meta.setEntry(gen, n.fid, name, fid, a, out)
 	child := &node{fsys: n.fsys, fid: fid}
 	return n.NewInode(ctx, child, fs.StableAttr{Mode: fileType(a.Mode), Ino: fid.Ino()})
 }
@@ -83,11 +86,12 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	}
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
+	gen := n.fsys.meta.gen.Load()
 	fid, a, err := n.fsys.b.Lookup(ctx, n.fid, name)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "lookup", n.fid)
 	}
-	return n.newChild(ctx, fid, &a, out), 0
+	return n.newChild(ctx, gen, name, fid, &a, out), 0
 }
 
 // Getattr ignores the file handle: attributes belong to the FID, open or
@@ -95,11 +99,13 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
+	gen := n.fsys.meta.gen.Load()
 	a, err := n.fsys.b.GetAttr(ctx, n.fid)
 	if err != nil {
 		return n.fsys.toErrno(err, "getattr", n.fid)
 	}
 	n.fsys.fillAttr(n.fid, &a, &out.Attr)
+	n.fsys.meta.setAttr(gen, n.fid, &a, out)
 	return 0
 }
 
@@ -111,6 +117,7 @@ func (n *node) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAttrIn,
 	want := setAttrIn(in)
 	var a wire.Attr
 	var err error
+	gen := n.fsys.meta.gen.Load()
 	if want.Valid == 0 {
 		a, err = n.fsys.b.GetAttr(ctx, n.fid)
 	} else {
@@ -120,6 +127,7 @@ func (n *node) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAttrIn,
 		return n.fsys.toErrno(err, "setattr", n.fid)
 	}
 	n.fsys.fillAttr(n.fid, &a, &out.Attr)
+	n.fsys.meta.setAttr(gen, n.fid, &a, out)
 	return 0
 }
 
@@ -180,11 +188,12 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	}
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
+	gen := n.fsys.meta.gen.Load()
 	fid, a, err := n.fsys.b.Mkdir(ctx, n.fid, name, syscall.S_IFDIR|mode&07777)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "mkdir", n.fid)
 	}
-	return n.newChild(ctx, fid, &a, out), 0
+	return n.newChild(ctx, gen, name, fid, &a, out), 0
 }
 
 // Mknod passes the mode with its file type: FIFOs, sockets and regular
@@ -199,11 +208,12 @@ func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fu
 	}
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
+	gen := n.fsys.meta.gen.Load()
 	fid, a, err := n.fsys.b.Mknod(ctx, n.fid, name, mode, dev)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "mknod", n.fid)
 	}
-	return n.newChild(ctx, fid, &a, out), 0
+	return n.newChild(ctx, gen, name, fid, &a, out), 0
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -215,11 +225,12 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	}
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
+	gen := n.fsys.meta.gen.Load()
 	fid, a, err := n.fsys.b.Symlink(ctx, n.fid, name, target)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "symlink", n.fid)
 	}
-	return n.newChild(ctx, fid, &a, out), 0
+	return n.newChild(ctx, gen, name, fid, &a, out), 0
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
@@ -244,11 +255,12 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	}
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
+	gen := n.fsys.meta.gen.Load()
 	a, err := n.fsys.b.Link(ctx, t.fid, n.fid, name)
 	if err != nil {
 		return nil, n.fsys.toErrno(err, "link", t.fid)
 	}
-	return n.newChild(ctx, t.fid, &a, out), 0
+	return n.newChild(ctx, gen, name, t.fid, &a, out), 0
 }
 
 // Unlink removes a name. A file still open keeps its node and handles here,
@@ -294,6 +306,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
 	err := n.fsys.b.Rename(ctx, n.fid, name, np.fid, newName, wf)
+	if err == nil {
+		n.fsys.meta.renamed(n.fid, name, np.fid, newName, wf == wire.RenameExchange)
+	}
 	return n.fsys.toErrno(err, "rename", n.fid)
 }
 
@@ -305,11 +320,13 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	}
 	ctx, release := n.fsys.opContext(ctx)
 	defer release()
+	gen := n.fsys.meta.gen.Load()
 	f, fid, a, err := n.fsys.b.Create(ctx, n.fid, name, flags, syscall.S_IFREG|mode&07777)
 	if err != nil {
 		return nil, nil, 0, n.fsys.toErrno(err, "create", n.fid)
 	}
 	n.fsys.fillAttr(fid, &a, &out.Attr)
+	n.fsys.meta.setEntry(gen, n.fid, name, fid, &a, out)
 	child := &node{fsys: n.fsys, fid: fid}
 	// go-fuse registers a created inode exclusively: the handle's node is
 	// the inode the kernel gets.

@@ -57,10 +57,10 @@ type Options struct {
 	// MaxBackground bounds asynchronous requests in flight. Default 64.
 	MaxBackground int
 	// EntryTimeout, AttrTimeout and NegativeTimeout say how long the kernel
-	// may cache a name, an inode's attributes and a failed lookup. All 0
-	// by default: without metadata locks (issue #4) nothing may be cached,
-	// or another client's change would go unseen. The lock issue raises
-	// them and invalidates through FUSE notifications on lock callbacks.
+	// may cache a name, an inode's attributes and a failed lookup, where
+	// the backend does not say otherwise (a MetaCacher says per answer,
+	// under its locks: cache.go). All 0 by default: nothing is kept that
+	// no lock covers, or another client's change would go unseen.
 	EntryTimeout, AttrTimeout, NegativeTimeout time.Duration
 	// NoSuppGroups stops the adapter from reading the caller's
 	// supplementary groups from /proc/<tid>/status for client.Creds.Groups

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stria-fs/stria/test/cluster"
+)
+
+// lliteLookups sums the LOOKUPs the mounted clients were asked for
+// (lctl get_param llite.*.stats): what the kernel did not answer itself.
+func lliteLookups(t *testing.T, c *cluster.Cluster) uint64 {
+	t.Helper()
+	var n uint64
+	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", "llite.*.stats"), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "lookup" && f[2] == "samples" {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			must(t, "stats line "+line, err)
+			n += v
+		}
+	}
+	return n
+}
+
+// testKernelCache: the kernel keeps names (and a symlink's attributes)
+// under the client's locks, so a repeated stat reaches neither the client
+// nor the MDT; a change made on the other client drops them at once
+// (the lock's callback sends FUSE notifications): a chown of a symlink, a
+// rename, a search permission taken away, a directory renamed.
+func testKernelCache(t *testing.T, c *cluster.Cluster) {
+	a, b := twoPaths(t, c)
+	must(t, "mkdir on 0", os.Mkdir(filepath.Join(a, "d"), 0o755))
+	must(t, "create on 0", os.WriteFile(filepath.Join(a, "d", "f"), []byte("x"), 0o644))
+	must(t, "symlink on 0", os.Symlink("target", filepath.Join(a, "d", "l")))
+	f, l := filepath.Join(b, "d", "f"), filepath.Join(b, "d", "l")
+	var st unix.Stat_t
+	// The first stats take the locks in the background; once the kernel
+	// keeps the names, a stat asks the client for no lookup.
+	cached := false
+	for range 100 {
+		before := lliteLookups(t, c)
+		must(t, "stat f", unix.Stat(f, &st))
+		must(t, "lstat l", unix.Lstat(l, &st))
+		if lliteLookups(t, c) == before {
+			cached = true
+			break
+		}
+	}
+	if !cached {
+		t.Fatal("100 rounds of stats, each looked a name up in the client")
+	}
+	before, rpcs := lliteLookups(t, c), mdcRPCs(t, c)
+	for range 10 {
+		must(t, "lstat l", unix.Lstat(l, &st))
+	}
+	if n, r := lliteLookups(t, c)-before, mdcRPCs(t, c)-rpcs; n != 0 || r != 0 {
+		t.Errorf("10 lstats of a kernel-cached symlink: %d lookups, %d MDC RPCs", n, r)
+	}
+	if os.Geteuid() == 0 {
+		must(t, "lchown on 0", os.Lchown(filepath.Join(a, "d", "l"), 4321, 8765))
+		must(t, "lstat l", unix.Lstat(l, &st))
+		if st.Uid != 4321 || st.Gid != 8765 {
+			t.Errorf("client 1 sees the symlink owned by %d:%d after client 0's lchown", st.Uid, st.Gid)
+		}
+	}
+	must(t, "rename on 0", os.Rename(filepath.Join(a, "d", "f"), filepath.Join(a, "d", "g")))
+	wantErrno(t, "client 1 stats the renamed name", unix.Stat(f, &st), syscall.ENOENT)
+	g := filepath.Join(b, "d", "g")
+	must(t, "client 1 stats the new name", unix.Stat(g, &st))
+	if os.Geteuid() == 0 {
+		// nobody resolves g, its names kept by the kernel, until client 0
+		// takes the search permission away.
+		helper := helperBinary(t, c.Dir())
+		const nobody = 65534
+		for range 3 {
+			if e := asUser(t, helper, nobody, nobody, "access", g, "0"); e != 0 {
+				t.Fatalf("nobody resolves %s: %v", g, e)
+			}
+		}
+		must(t, "chmod on 0", os.Chmod(filepath.Join(a, "d"), 0o700))
+		if e := asUser(t, helper, nobody, nobody, "access", g, "0"); e != syscall.EACCES {
+			t.Errorf("nobody resolves %s after client 0 took the search permission away: %v", g, e)
+		}
+		must(t, "chmod on 0", os.Chmod(filepath.Join(a, "d"), 0o755))
+	}
+	must(t, "rename the directory on 0", os.Rename(filepath.Join(a, "d"), filepath.Join(a, "e")))
+	wantErrno(t, "client 1 stats under the old directory name", unix.Stat(g, &st), syscall.ENOENT)
+	must(t, "client 1 stats under the new one", unix.Stat(filepath.Join(b, "e", "g"), &st))
+}
