@@ -66,11 +66,15 @@
 // one bulk PUT, and the checksum in the reply; a read past the end is
 // short and holes are zeros. A write is one bulk GET into a pooled buffer,
 // a crc32c check against the client's (a mismatch is refused with EBADMSG
-// before anything touches the disk), the grant charge, pwrite, the
+// before anything touches the disk), the grant charge, pwrite (O_DIRECT
+// for whole aligned blocks, from the pooled buffer to the device: osd), the
 // object's mtime and ctime moved forward to the write's IORequest.Mtime
 // (the client's time of the write, Lustre's o_mtime: data written back
 // late never makes the file look newer than the client said; the OST's
-// clock is never used), and fsync.
+// clock is never used), and fsync — shared by the writes of one object
+// that finish together (osd's group commit: each reply waits for an fsync
+// that started after its data was written, so nothing unsynced is
+// acknowledged, while N concurrent writes cost about two fsyncs, not N).
 // Buffers come from power-of-two size classes (4 KiB to 16 MiB), so the
 // data is copied exactly once between the network and the disk and no
 // allocation grows with the I/O size. An I/O never moves more than the

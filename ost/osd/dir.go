@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/stria-fs/stria/wire"
 	"go.uber.org/zap"
@@ -35,6 +36,9 @@ type Dir struct {
 	// waiting Close).
 	ops    sync.RWMutex
 	closed bool // guarded by ops
+
+	noDirect     atomic.Bool   // direct writes refused by the file system (dir_direct.go)
+	directWrites atomic.Uint64 // writes that went direct
 
 	// locks serialise, per object, attribute read-modify-write and, when
 	// capacity is capped, the block accounting of data changes.
@@ -320,11 +324,11 @@ func (d *Dir) WriteAt(ctx context.Context, fid wire.FID, p []byte, off int64) (i
 		return 0, nil
 	}
 	if d.space == nil {
-		return pwriteFull(e.fd, fid, p, off)
+		return d.pwrite(e, fid, p, off)
 	}
 	var n int
 	err = d.accounted(fid, e.fd, off, int64(len(p)), func() error {
-		n, err = pwriteFull(e.fd, fid, p, off)
+		n, err = d.pwrite(e, fid, p, off)
 		return err
 	})
 	return n, err

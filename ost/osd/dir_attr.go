@@ -180,7 +180,9 @@ func (d *Dir) setAttr(fd int, fid wire.FID, a Attr, mask AttrMask, lock bool) er
 }
 
 // SyncObject implements Store: fsync of the object file (data, size and
-// xattr) and of its sidecar.
+// xattr) and of its sidecar. Concurrent calls on one object share their
+// fsyncs (syncGroup): each is answered by a sync that started after it was
+// made.
 func (d *Dir) SyncObject(ctx context.Context, fid wire.FID) error {
 	if err := d.begin(ctx); err != nil {
 		return err
@@ -191,7 +193,12 @@ func (d *Dir) SyncObject(ctx context.Context, fid wire.FID) error {
 		return err
 	}
 	defer d.fds.release(e)
-	if err := unix.Fsync(e.fd); err != nil {
+	return e.syncs.sync(ctx, func() error { return d.syncObject(e.fd, fid) })
+}
+
+// syncObject fsyncs the object file open as fd and its sidecar.
+func (d *Dir) syncObject(fd int, fid wire.FID) error {
+	if err := unix.Fsync(fd); err != nil {
 		return pathErr("fsync", fid, err)
 	}
 	if d.xattr {

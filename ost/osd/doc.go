@@ -60,6 +60,13 @@
 //   - ReadAt and WriteAt are positional (pread/pwrite straight into the
 //     caller's buffer: no copy). Holes read as zeros; a read reaching EOF
 //     returns what it got and io.EOF. Objects never grow past MaxObjectSize.
+//   - Dir writes whole aligned blocks (offset, length and buffer on 4 KiB,
+//     64 KiB or more) through a second descriptor opened O_DIRECT
+//     (dir_direct.go): the device takes the bytes from the caller's buffer,
+//     no copy into the page cache, nothing left to write back at the fsync;
+//     the kernel keeps it coherent with the buffered I/O of everything
+//     else. Options.BufferedWrites, or a file system that refuses O_DIRECT,
+//     keeps every write buffered.
 //   - Punch(off, len) deallocates with fallocate(PUNCH_HOLE|KEEP_SIZE): the
 //     size never changes, even when the range runs past EOF (as a client's
 //     fallocate punch must keep the file size). Punch(off, PunchToEOF) is
@@ -79,7 +86,10 @@
 //   - Durability: Create, Precreate and Destroy fsync the directories they
 //     changed before returning. Data and attributes are durable after
 //     SyncObject (fsync of the file and its sidecar) or Sync (syncfs of the
-//     backing file system, covering everything).
+//     backing file system, covering everything). Concurrent SyncObjects of
+//     one object share fsyncs as a group commit (syncgroup.go): a call is
+//     answered by the first fsync that started after it was made, and gets
+//     that fsync's error.
 //   - Space: a full file system's ENOSPC and EDQUOT reach the writer as
 //     ErrNoSpace and ErrQuota. Options.Capacity caps the target's bytes and
 //     Options.MaxObjects its objects so tests can fill a target quickly:
@@ -102,7 +112,8 @@
 // # Open files and concurrency
 //
 // Dir keeps up to Options.MaxOpenFiles object files open in an LRU cache
-// (fdcache.go). Each operation holds a reference on its descriptor; an
+// (fdcache.go), each with its O_DIRECT descriptor once a direct write
+// needed it (so up to twice as many descriptors) and its fsync group. Each operation holds a reference on its descriptor; an
 // evicted or invalidated descriptor closes when the last holder lets go, so
 // no operation ever sees its fd closed or reused. Destroy unlinks, then
 // invalidates the cache entry and bumps a generation; an open that raced
@@ -115,7 +126,7 @@
 //	Dir.ops (read-held by every operation; Close takes it to wait for them)
 //	→ dirSeq.mu (LAST_ID of one sequence: Create, Precreate, DestroyOrphans)
 //	→ Dir.locks[hash(fid)] (attribute read-modify-write; capped data changes; Destroy)
-//	→ fdCache.mu (leaf)
+//	→ fdCache.mu (leaf); fdEntry.dmu and syncGroup.mu are leaves too
 //
 // Internal helpers never take Dir.ops again (a nested read lock deadlocks
 // against a waiting Close); List drops it around each callback, so the

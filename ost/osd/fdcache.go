@@ -35,6 +35,10 @@ type fdEntry struct {
 	refs       int  // operations holding fd; guarded by fdCache.mu
 	cached     bool // in m and the list
 	prev, next *fdEntry
+
+	syncs syncGroup  // the fsyncs of the file through fd
+	dmu   sync.Mutex // guards dfd; a leaf
+	dfd   int        // the file opened O_DIRECT (dir_direct.go): 0 not yet, -1 cannot
 }
 
 func newFDCache(max int) *fdCache {
@@ -84,7 +88,7 @@ func (c *fdCache) add(fid wire.FID, fd int, gen uint64) *fdEntry {
 		return e
 	}
 	e := &fdEntry{fid: fid, fd: fd, refs: 1}
-	var evicted []int
+	var evicted []*fdEntry
 	if c.gen == gen && !c.closed && c.m[fid] == nil {
 		e.cached = true
 		c.m[fid] = e
@@ -103,7 +107,7 @@ func (c *fdCache) release(e *fdEntry) {
 	done := e.refs == 0 && !e.cached
 	c.mu.Unlock()
 	if done {
-		c.closeFD(e.fd)
+		c.closeEntry(e)
 	}
 }
 
@@ -111,29 +115,29 @@ func (c *fdCache) release(e *fdEntry) {
 func (c *fdCache) invalidate(fid wire.FID) {
 	c.mu.Lock()
 	c.gen++
-	var fds []int
+	var free []*fdEntry
 	if e := c.m[fid]; e != nil {
 		if c.dropLocked(e) {
-			fds = append(fds, e.fd)
+			free = append(free, e)
 		}
 	}
 	c.mu.Unlock()
-	c.closeAll(fds)
+	c.closeAll(free)
 }
 
 // close empties the cache for good; fds still held close on release.
 func (c *fdCache) close() {
 	c.mu.Lock()
 	c.closed = true
-	var fds []int
+	var free []*fdEntry
 	for c.head != nil {
 		e := c.head
 		if c.dropLocked(e) {
-			fds = append(fds, e.fd)
+			free = append(free, e)
 		}
 	}
 	c.mu.Unlock()
-	c.closeAll(fds)
+	c.closeAll(free)
 }
 
 // len is the number of cached fds.
@@ -144,16 +148,16 @@ func (c *fdCache) len() int {
 }
 
 // evictLocked drops least recently used entries while over the bound and
-// returns the fds to close.
-func (c *fdCache) evictLocked() []int {
-	var fds []int
+// returns those to close.
+func (c *fdCache) evictLocked() []*fdEntry {
+	var free []*fdEntry
 	for len(c.m) > c.max && c.tail != nil {
 		e := c.tail
 		if c.dropLocked(e) {
-			fds = append(fds, e.fd)
+			free = append(free, e)
 		}
 	}
-	return fds
+	return free
 }
 
 // dropLocked takes e out of the cache and reports whether its fd is free to
@@ -198,8 +202,19 @@ func (c *fdCache) unlink(e *fdEntry) {
 	e.prev, e.next = nil, nil
 }
 
-func (c *fdCache) closeAll(fds []int) {
-	for _, fd := range fds {
-		c.closeFD(fd)
+func (c *fdCache) closeAll(es []*fdEntry) {
+	for _, e := range es {
+		c.closeEntry(e)
 	}
+}
+
+// closeEntry closes the descriptors of an entry no operation holds.
+func (c *fdCache) closeEntry(e *fdEntry) {
+	c.closeFD(e.fd)
+	e.dmu.Lock()
+	if e.dfd > 0 {
+		c.closeFD(e.dfd)
+	}
+	e.dfd = -1
+	e.dmu.Unlock()
 }

@@ -175,6 +175,9 @@ type Options struct {
 	// SeqWidth is the highest oid Precreate hands out in a sequence
 	// (0: MaxOID); past it Precreate fails with ErrSeqExhausted.
 	SeqWidth uint32
+	// BufferedWrites makes the dir engine write everything through the page
+	// cache (no O_DIRECT for large aligned writes: dir_direct.go).
+	BufferedWrites bool
 	// Label is the identity of a NewMem store; OpenDir reads it from disk.
 	Label Label
 }
