@@ -3,6 +3,7 @@ package lov
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"sync"
 	"syscall"
@@ -106,9 +107,25 @@ type extent struct {
 	mtime int64         // the latest time any of its data was written (0: none)
 	done  chan struct{} // closed when written (or failed); err set before
 	err   error
+	// sum is the crc32c of data[:summed], computed as the data came in,
+	// while it was in the CPU's cache: a sequential writer's extent is
+	// summed whole by the time it is sent, with no pass over it then.
+	sum    uint32
+	summed int
 }
 
 func (e *extent) end() uint64 { return e.off + uint64(len(e.data)) }
+
+// checksum returns the crc32c of e's data, summing what insert did not.
+func (e *extent) checksum() uint32 {
+	if e.summed == len(e.data) {
+		return e.sum
+	}
+	return crc32.Update(e.sum, castagnoli, e.data[e.summed:])
+}
+
+// castagnoli is the crc32c table (the OSTs check writes against it).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // NewCache returns an empty cache for a file of layout cfg.Layout whose
 // asynchronous writes run under ctx.
@@ -333,11 +350,15 @@ func (o *object) insert(off uint64, data []byte, mtime int64, bufs *Buffers) (*e
 		j--
 	}
 	merge := o.dirty[i:j]
+	var first *extent // the extent the merge starts with, if it starts at lo
 	lo, hi, old := off, end, int64(0)
 	for _, e := range merge {
 		lo, hi = min(lo, e.off), max(hi, e.end())
 		old += int64(len(e.data))
 		mtime = max(mtime, e.mtime)
+	}
+	if len(merge) > 0 && merge[0].off == lo {
+		first = merge[0]
 	}
 	var buf []byte
 	if len(merge) > 0 && merge[0].off == lo && uint64(cap(merge[0].data)) >= hi-lo {
@@ -363,6 +384,17 @@ func (o *object) insert(off uint64, data []byte, mtime int64, bufs *Buffers) (*e
 	}
 	copy(buf[off-lo:], data)
 	e := &extent{off: lo, data: buf, mtime: mtime, done: make(chan struct{})}
+	switch {
+	case off == lo: // data starts the extent
+		e.sum, e.summed = crc32.Checksum(data, castagnoli), len(data)
+	case first != nil && off-lo >= uint64(first.summed):
+		// first's summed prefix is untouched (the other merged extents
+		// lie past first); data extends it if it starts where it ends.
+		e.sum, e.summed = first.sum, first.summed
+		if off-lo == uint64(first.summed) {
+			e.sum, e.summed = crc32.Update(e.sum, castagnoli, data), e.summed+len(data)
+		}
+	}
 	o.dirty = slices.Replace(o.dirty, i, j, e)
 	return e, int64(hi-lo) - old
 }
@@ -410,7 +442,7 @@ func (c *Cache) writeback(o *object, e *extent, before []*extent) {
 	for _, b := range before {
 		<-b.done // every write ends, at the latest when ctx is cancelled
 	}
-	_, err := o.t.Write(c.ctx, o.obj.FID, e.off, e.data, e.mtime)
+	_, err := o.t.Write(c.ctx, o.obj.FID, e.off, e.data, e.checksum(), e.mtime)
 	o.t.ExitCache(int64(len(e.data)))
 	c.mu.Lock()
 	if i := slices.Index(o.flying, e); i >= 0 {

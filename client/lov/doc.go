@@ -40,7 +40,10 @@
 // units of one object are contiguous in it. Overlapping extents reach the
 // OST in the order they were written. Space is accounted per OST (see
 // osc): a writer waits while its OST's share is full, and writes through
-// what the OST's grant does not cover. Each extent carries the latest
+// what the OST's grant does not cover. An extent is checksummed (crc32c)
+// as data enters it, while the data is hot: a sequential writer's extent
+// goes out with its checksum ready; what an overwrite left unsummed is
+// summed when sent. Each extent carries the latest
 // time its data was written (Write's mtime) to the OST, which moves the
 // object's mtime forward to it: written back late, data never makes the
 // file newer than the client reported. Errors of write-back are kept and

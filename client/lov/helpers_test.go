@@ -3,6 +3,7 @@ package lov
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"sync"
 	"syscall"
@@ -89,10 +90,13 @@ func (f *fakeOST) Read(_ context.Context, fid wire.FID, off uint64, p []byte) (i
 	return copy(p, o[off:]), uint64(len(o)), nil
 }
 
-func (f *fakeOST) Write(_ context.Context, fid wire.FID, off uint64, p []byte, mtime int64) (uint64, error) {
+func (f *fakeOST) Write(_ context.Context, fid wire.FID, off uint64, p []byte, sum uint32, mtime int64) (uint64, error) {
 	defer f.end()
 	if err := f.begin("write", fid, off, uint64(len(p))); err != nil {
 		return 0, err
+	}
+	if crc32.Checksum(p, castagnoli) != sum {
+		return 0, fmt.Errorf("fake OST: %v at %d: checksum %#08x of %d bytes is wrong (%w)", fid, off, sum, len(p), syscall.EBADMSG)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

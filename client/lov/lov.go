@@ -17,10 +17,10 @@ type Target interface {
 	// Read is one OST_READ into p: n short at the object's end; size is
 	// the object's size.
 	Read(ctx context.Context, fid wire.FID, off uint64, p []byte) (n int, size uint64, err error)
-	// Write is one OST_WRITE of p, written by the application at mtime
-	// (ns; 0: none), to which the object's mtime moves forward; size is
-	// the object's size after it.
-	Write(ctx context.Context, fid wire.FID, off uint64, p []byte, mtime int64) (size uint64, err error)
+	// Write is one OST_WRITE of p, whose crc32c (Castagnoli) is sum,
+	// written by the application at mtime (ns; 0: none), to which the
+	// object's mtime moves forward; size is the object's size after it.
+	Write(ctx context.Context, fid wire.FID, off uint64, p []byte, sum uint32, mtime int64) (size uint64, err error)
 	GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error)
 	// Punch truncates an object to size; SetSize sets its size (grows it).
 	Punch(ctx context.Context, fid wire.FID, size uint64) error

@@ -3,6 +3,7 @@ package lov
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +24,8 @@ func store(t *testing.T, ts fakeTargets, l *layout.Layout, data []byte, off uint
 			t.Fatalf("hole at %d", ch.FileOff)
 		}
 		f := ts[obj.OSTIndex]
-		if _, err := f.Write(ctx(t), obj.FID, ch.ObjOff, data[ch.FileOff-off:ch.FileOff-off+ch.Len], 0); err != nil {
+		if _, err := f.Write(ctx(t), obj.FID, ch.ObjOff, data[ch.FileOff-off:ch.FileOff-off+ch.Len],
+			crc32.Checksum(data[ch.FileOff-off:ch.FileOff-off+ch.Len], castagnoli), 0); err != nil {
 			t.Fatal(err)
 		}
 	}

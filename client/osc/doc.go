@@ -19,7 +19,9 @@
 //
 // # Checksums
 //
-// Every write carries the crc32c (Castagnoli) of its data; the OST checks
+// Every write carries the crc32c (Castagnoli) of its data, which the caller
+// computes (lov sums the data as it enters its cache, while it is still in
+// the CPU's cache, so that sending costs no pass over it); the OST checks
 // it before the data reaches its disk and answers EBADMSG on a mismatch,
 // which the OSC resends, four tries in all, before failing with
 // ErrChecksum (EIO). A read's reply carries the OST's crc32c of the data;

@@ -66,18 +66,19 @@ func (o *OSC) read(ctx context.Context, fid wire.FID, off uint64, p []byte) (int
 	return int(r.Length), r.Size, r.Checksum, nil
 }
 
-// Write writes p at off of object fid with one OST_WRITE carrying p's
-// crc32c and mtime, the time the application wrote it (ns; 0: none), to
-// which the OST moves the object's mtime forward; the OST fetches the
-// data from p (no copy here) and makes it durable before it answers. A write the OST refuses for a bad checksum
+// Write writes p at off of object fid with one OST_WRITE carrying sum,
+// p's crc32c (Castagnoli), which the caller computed (lov sums the data as
+// it is cached, while it is hot), and mtime, the time the application
+// wrote it (ns; 0: none), to which the OST moves the object's mtime
+// forward; the OST fetches the data from p (no copy here), checks it
+// against sum and makes it durable before it answers. A write the OST refuses for a bad checksum
 // (EBADMSG) is sent again, up to three more times, then it is ErrChecksum
 // (EIO). Every reply updates the grant; the request asks for enough to
 // cover MaxDirty. size is the object's size after the write.
-func (o *OSC) Write(ctx context.Context, fid wire.FID, off uint64, p []byte, mtime int64) (size uint64, err error) {
+func (o *OSC) Write(ctx context.Context, fid wire.FID, off uint64, p []byte, sum uint32, mtime int64) (size uint64, err error) {
 	if len(p) > wire.MaxIOSize {
 		return 0, fmt.Errorf("%w: write of %d bytes", ErrBadIO, len(p))
 	}
-	sum := crc32.Checksum(p, o.crc)
 	for try := 1; ; try++ {
 		size, err := o.write(ctx, fid, off, p, sum, mtime)
 		if err == nil || !errors.Is(err, syscall.EBADMSG) {

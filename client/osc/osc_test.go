@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash/crc32"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,7 +18,7 @@ var fid = wire.FID{Seq: wire.SeqIDIFBase, Oid: 7}
 func TestWriteReadBack(t *testing.T) {
 	o, ost := setup(t, 0)
 	data := bytes.Repeat([]byte("stria"), 50000)
-	if size, err := o.Write(ctx(t), fid, 4096, data, 0); err != nil || size != uint64(4096+len(data)) {
+	if size, err := o.Write(ctx(t), fid, 4096, data, sumOf(data), 0); err != nil || size != uint64(4096+len(data)) {
 		t.Fatal(size, err)
 	}
 	p := make([]byte, len(data)+10000)
@@ -46,7 +47,7 @@ func TestWriteReadBack(t *testing.T) {
 func TestReadChecksumRetriedThenEIO(t *testing.T) {
 	o, ost := setup(t, 0)
 	data := bytes.Repeat([]byte{7}, 8192)
-	if _, err := o.Write(ctx(t), fid, 0, data, 0); err != nil {
+	if _, err := o.Write(ctx(t), fid, 0, data, sumOf(data), 0); err != nil {
 		t.Fatal(err)
 	}
 	ost.mu.Lock()
@@ -80,13 +81,13 @@ func TestWriteResentOnBadChecksum(t *testing.T) {
 	ost.mu.Lock()
 	ost.badWrites = 3
 	ost.mu.Unlock()
-	if _, err := o.Write(ctx(t), fid, 0, []byte("hello"), 0); err != nil {
+	if _, err := o.Write(ctx(t), fid, 0, []byte("hello"), sumOf([]byte("hello")), 0); err != nil {
 		t.Fatalf("three refusals then success: %v", err)
 	}
 	ost.mu.Lock()
 	ost.badWrites, ost.writes = 4, 0
 	ost.mu.Unlock()
-	if _, err := o.Write(ctx(t), fid, 0, []byte("hello"), 0); !errors.Is(err, ErrChecksum) || !errors.Is(err, syscall.EIO) {
+	if _, err := o.Write(ctx(t), fid, 0, []byte("hello"), sumOf([]byte("hello")), 0); !errors.Is(err, ErrChecksum) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("four refusals: %v, want EIO", err)
 	}
 	if ost.writes != 4 {
@@ -100,7 +101,7 @@ func TestWriteErrorsPassThrough(t *testing.T) {
 	ost.writeErr = syscall.ENOSPC
 	ost.grant = 12345
 	ost.mu.Unlock()
-	if _, err := o.Write(ctx(t), fid, 0, []byte("x"), 0); !errors.Is(err, syscall.ENOSPC) {
+	if _, err := o.Write(ctx(t), fid, 0, []byte("x"), sumOf([]byte("x")), 0); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("err %v, want ENOSPC", err)
 	}
 	if g := o.Grant(); g != 12345 {
@@ -114,7 +115,7 @@ func TestGrantAndCacheAccounting(t *testing.T) {
 		t.Fatalf("no grant yet: granted %v err %v", granted, err)
 	}
 	o.ExitCache(4096)
-	if _, err := o.Write(ctx(t), fid, 0, make([]byte, 4096), 0); err != nil {
+	if _, err := o.Write(ctx(t), fid, 0, make([]byte, 4096), sumOf(make([]byte, 4096)), 0); err != nil {
 		t.Fatal(err)
 	}
 	g := o.Grant()
@@ -179,7 +180,7 @@ func TestRPCsInFlightBound(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := o.Write(ctx(t), wire.FID{Seq: wire.SeqIDIFBase, Oid: uint32(i + 1)}, 0, []byte("x"), 0); err != nil {
+			if _, err := o.Write(ctx(t), wire.FID{Seq: wire.SeqIDIFBase, Oid: uint32(i + 1)}, 0, []byte("x"), sumOf([]byte("x")), 0); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -257,7 +258,7 @@ func TestFallocate(t *testing.T) {
 // (utimes) with one OST_SETATTR.
 func TestMtime(t *testing.T) {
 	o, ost := setup(t, 0)
-	if _, err := o.Write(ctx(t), fid, 0, []byte("data"), 777); err != nil {
+	if _, err := o.Write(ctx(t), fid, 0, []byte("data"), sumOf([]byte("data")), 777); err != nil {
 		t.Fatal(err)
 	}
 	mtime := func() int64 {
@@ -278,3 +279,6 @@ func TestMtime(t *testing.T) {
 		t.Errorf("stats:\n%s", o.Stats().Format(time.Now()))
 	}
 }
+
+// sumOf is p's crc32c, as lov passes it with a write.
+func sumOf(p []byte) uint32 { return crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli)) }
