@@ -43,11 +43,15 @@ import (
 //     directory's attributes in a Lookup answer may lag in times, nlink
 //     and size (GetAttr has them current); mode and owner are exact.
 //
-// The first access of an object asks the MDT as without a cache and takes
-// the object's lock in the background (one LDLM_ENQUEUE, not waited for);
-// the next access fetches under the lock and caches, and later ones cost
-// no RPC to the MDT while the lock stays cached (the namespace's LRU,
-// mdc.LRUSize: ldlm.namespaces.*-mdc-*.lru_size and lru_max_age).
+// A lookup, an open of a name and a create ask for the object's lock
+// with their one RPC (an intent: mdc.Config.Intent, FS.intent), which the
+// MDT grants when it can at once and reads the reply under; the reply is
+// cached under it and the name bound. Any other first access (a GetAttr
+// by FID) asks the MDT as without a cache and takes the object's lock in
+// the background (one LDLM_ENQUEUE, not waited for); the next access
+// fetches under the lock and caches. Later ones cost no RPC to the MDT
+// while the lock stays cached (the namespace's LRU, mdc.LRUSize:
+// ldlm.namespaces.*-mdc-*.lru_size and lru_max_age).
 
 // mdBits are the inode bits the client caches an object under.
 const mdBits = wire.InodeLockLookup | wire.InodeLockUpdate | wire.InodeLockPerm
@@ -319,7 +323,17 @@ func (fs *FS) learnName(ctx context.Context, m *mdc.MDC, parent wire.FID, name s
 		l.SetData(&mdEntry{granted: e.granted, inc: e.inc, rep: &rep})
 	}
 	fs.md.bind(dentry{parent, name}, r.FID, l)
-	// Serving the name needs the parent's mode and owner too.
+	fs.learnParent(ctx, m, parent)
+}
+
+// learnParent caches parent's attributes under its lock, if they are not
+// cached yet: serving a name of it from the cache needs its mode and
+// owner (cachedLookup's search permission).
+func (fs *FS) learnParent(ctx context.Context, m *mdc.MDC, parent wire.FID) {
+	ns := m.Locks()
+	if ns == nil {
+		return
+	}
 	if pl := ns.Match(mdDesc(parent)); pl != nil {
 		pe := entryOf(pl)
 		pl.Release()
@@ -331,6 +345,31 @@ func (fs *FS) learnName(ctx context.Context, m *mdc.MDC, parent wire.FID, name s
 		l.Release()
 		_, _ = fs.getattr(ctx, m, parent)
 	}
+}
+
+// intent is the MDCs' Intent hook: it caches what an intent lock came
+// with — the reply, read under the lock, and the name's binding — and
+// reports whether the lock is to be kept. When this client already holds
+// a lock on the inode, that one keeps serving (it was granted earlier and
+// is still held, so the reply may be cached under it) and the new one is
+// given back: one lock per inode, the one Match finds.
+func (fs *FS) intent(m *mdc.MDC, parent wire.FID, name string, r *wire.InodeReply, l *ldlm.Lock, inc uint64) bool {
+	rep := *r
+	rep.Handle, rep.Created, rep.Lock = 0, false, nil
+	keep, target := true, l
+	e := &mdEntry{granted: time.Now(), inc: inc, rep: &rep}
+	if old := m.Locks().Match(mdDesc(r.FID)); old != nil {
+		defer old.Release()
+		if oe := entryOf(old); old != l && fs.usable(m, oe) {
+			keep, target = false, old
+			e = &mdEntry{granted: oe.granted, inc: oe.inc, rep: &rep}
+		}
+	}
+	target.SetData(e)
+	if name != "" && name != "." && name != ".." {
+		fs.md.bind(dentry{parent, name}, r.FID, target)
+	}
+	return keep
 }
 
 // mayExec reports whether c may search a directory with attributes a, as

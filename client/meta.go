@@ -51,7 +51,11 @@ func (fs *FS) Lookup(ctx context.Context, parent wire.FID, name string) (wire.FI
 		if r, err = m.GetattrName(ctx, parent, name); err != nil {
 			return wire.FID{}, wire.Attr{}, err
 		}
-		fs.learnName(ctx, m, parent, name, r, t0)
+		if r.Lock == nil {
+			fs.learnName(ctx, m, parent, name, r, t0)
+		} else {
+			fs.learnParent(ctx, m, parent) // the intent cached the name
+		}
 	}
 	a, err := fs.inodeAttr(ctx, r)
 	return r.FID, a, err

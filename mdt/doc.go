@@ -113,9 +113,25 @@
 // LOOKUP|UPDATE|PERM on every object the names name, looked up again once
 // the locks are held (a name that changed meanwhile is locked anew);
 // setxattr: UPDATE|XATTR, and LAYOUT for layouts, as when open
-// instantiates a delayed layout. A create takes nothing: clients cache no
-// negative entries and no directory contents. Locks are taken in FID
-// order. A handler waiting for a lock holds a service thread until the
+// instantiates a delayed layout. A create takes nothing of the parent:
+// clients cache no negative entries and no directory contents. Locks are
+// taken in FID order.
+//
+// Name slots: an operation that makes a name (create, mkdir, link, open
+// with O_CREAT) or looks names up to lock what they name (unlink, rename)
+// holds server-local EX locks on the names' slots (Lustre's PDO locks: a
+// PLAIN resource per directory and name hash, taken before any inode
+// lock), so that a name made meanwhile is never replaced by a rename that
+// did not lock, and call back, the inode it named.
+//
+// Intent locks (Lustre's IT_LOOKUP and IT_OPEN): MDS_GETATTR_NAME, REINT_OPEN
+// and REINT_CREATE may carry the handle of a client lock; the MDT then
+// enqueues a PR lock of wire.IntentBits on the inode it found or made, for
+// that client, at once or not at all (never waiting for other clients),
+// reads the name's binding, the attributes and the layout again under it,
+// and returns the lock in InodeReply.Lock. A first lookup (or create)
+// costs one RPC and leaves the client caching under a lock. A replayed
+// request gets no lock. A handler waiting for a lock holds a service thread until the
 // clients cancel (or are evicted after Config.LockCancelTimeout): the
 // cancels arrive on the same service, so a flood of conflicting changes
 // can exhaust the threads until evictions free them (Lustre cancels on a

@@ -110,7 +110,76 @@ func (s *Server) getattrName(ctx context.Context, req *ptlrpc.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.replyInode(ctx, req, a, nil)
+	a, lock := s.intentRead(ctx, req, r.Lock, r.Parent, r.Name, a)
+	return s.replyIntent(ctx, req, a, nil, lock)
+}
+
+// replyIntent answers with a, its layout (blob, or read now if nil) and
+// the intent lock, if one was granted (given back if the layout cannot be
+// read).
+func (s *Server) replyIntent(ctx context.Context, req *ptlrpc.Request, a mdd.Attr, blob []byte, lock *wire.LockReply) error {
+	if blob == nil {
+		var err error
+		if blob, err = s.layoutOf(ctx, a); err != nil {
+			if lock != nil {
+				s.ns.Cancel(req.Export(), []wire.LockHandle{lock.Handle})
+			}
+			return err
+		}
+	}
+	req.ReplyBody(&wire.InodeReply{FID: a.FID, Attr: wireAttr(a), Layout: blob, Lock: lock})
+	return nil
+}
+
+// intentRead grants the intent lock h (0: none asked for) on a.FID and
+// reads again under it what the client will cache under it: the binding
+// of parent/name (unless name is empty) and the attributes. A change made
+// before the grant is then in the reply, and one made after it calls the
+// lock back first; an unlink or rename of the name that finished before
+// the grant would call no lock back, so a name that no longer binds to
+// a.FID gets the lock given back. It returns the attributes to reply and
+// the lock, nil when none was granted.
+func (s *Server) intentRead(ctx context.Context, req *ptlrpc.Request, h wire.LockHandle, parent wire.FID, name string,
+	a mdd.Attr) (mdd.Attr, *wire.LockReply) {
+	lock := s.intentLock(req, h, a.FID)
+	if lock == nil {
+		return a, nil
+	}
+	var b mdd.Attr
+	var err error
+	if name != "" {
+		b, err = s.mdd.Lookup(ctx, mdd.Root(), parent, name)
+		if err == nil && b.FID != a.FID {
+			err = mdd.ErrNotFound
+		}
+	} else {
+		b, err = s.mdd.GetAttr(ctx, a.FID)
+	}
+	if err != nil {
+		s.ns.Cancel(req.Export(), []wire.LockHandle{lock.Handle})
+		return a, nil
+	}
+	return b, lock
+}
+
+// intentLock grants the client of req its intent lock h (0: none asked
+// for) on f: a PR lock of wire.IntentBits, at once or not at all (an
+// intent never waits for other clients). A replayed request gets none:
+// the client's locks of the old instance are gone.
+func (s *Server) intentLock(req *ptlrpc.Request, h wire.LockHandle, f wire.FID) *wire.LockReply {
+	if h == 0 || req.IsReplay() || req.Export() == nil {
+		return nil
+	}
+	if _, err := s.exportOf(req); err != nil {
+		return nil // the lock would outlive a departed client's reaping
+	}
+	rep, err := s.ns.Enqueue(req.Export(), &wire.LockRequest{Desc: wire.LockDesc{Res: wire.ResIDOfFID(f),
+		Type: wire.LockIBits, Mode: wire.LockPR, Policy: wire.Policy{Bits: wire.IntentBits}},
+		Flags: wire.LockFlagBlockNoWait, Handle: h})
+	if err != nil || rep.Flags.Blocked() {
+		return nil
+	}
+	return &rep
 }
 
 func (s *Server) readpage(ctx context.Context, req *ptlrpc.Request) error {

@@ -3,6 +3,7 @@ package mdt
 import (
 	"context"
 	"errors"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,6 +178,101 @@ func TestChangesCallBackCachedLocks(t *testing.T) {
 	_, err = e.reint(rootCreds, wire.ReintSetxattr, &wire.SetxattrRequest{FID: f.FID, Name: "user.x", Value: []byte("v")}, nil)
 	mustOK(t, "setxattr", err)
 	wantCancel("setxattr", f.FID)
+	if err := e.srv.Namespace().Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntentLocks: MDS_GETATTR_NAME and REINT_OPEN of a name grant the
+// lock their request asks for (an intent) on the inode they find or make,
+// at once or not at all; the lock is a lock like any other, called back by
+// a change of what it covers.
+func TestIntentLocks(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t, 1)
+	dir := e.mkdir(wire.RootFID, "d", nil)
+	f, err := e.create(dir, "f", nil)
+	mustOK(t, "create", err)
+	cancelled := make(chan wire.ResID, 16)
+	imp, cl := e.lockClientHooks("client-intent", ldlm.Hooks{Cancel: func(_ context.Context, l *ldlm.Lock, _ bool) {
+		cancelled <- l.Desc().Res
+	}})
+	defer func() { _ = cl.Close(ctx); _ = imp.Close() }()
+	desc := wire.LockDesc{Type: wire.LockIBits, Mode: wire.LockPR, Policy: wire.Policy{Bits: wire.IntentBits}}
+	lookup := func(name string) (*wire.InodeReply, *ldlm.Lock) {
+		t.Helper()
+		var rep wire.InodeReply
+		l, err := cl.EnqueueIntent(ctx, desc, func(req *wire.LockRequest) (*wire.LockReply, error) {
+			r, err := imp.Call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetattrName,
+				Encode: &wire.GetattrNameRequest{Parent: dir, Name: name, Lock: req.Handle}})
+			defer r.Release()
+			if err != nil {
+				return nil, err
+			}
+			if err := wire.DecodeBody(append([]byte(nil), r.Body...), &rep); err != nil {
+				return nil, err
+			}
+			return rep.Lock, nil
+		})
+		mustOK(t, "lookup with an intent", err)
+		return &rep, l
+	}
+	rep, l := lookup("f")
+	if l == nil || rep.FID != f.FID || l.Desc().Res != wire.ResIDOfFID(f.FID) || l.Desc().Policy.Bits != wire.IntentBits {
+		t.Fatalf("intent lookup: %+v lock %v", rep, l)
+	}
+	l.Release()
+	if m := cl.Match(wire.LockDesc{Res: wire.ResIDOfFID(f.FID), Type: wire.LockIBits, Mode: wire.LockPR,
+		Policy: wire.Policy{Bits: wire.InodeLockLookup}}); m != l {
+		t.Fatalf("the intent lock is not cached: %v", m)
+	} else {
+		m.Release()
+	}
+	// A change of the inode calls it back.
+	_, err = e.reint(rootCreds, wire.ReintSetattr, &wire.SetattrRequest{FID: f.FID,
+		Attr: wire.Attr{Valid: wire.AttrMode, Mode: 0o600}}, nil)
+	mustOK(t, "setattr", err)
+	if res := <-cancelled; res != wire.ResIDOfFID(f.FID) {
+		t.Fatalf("called back %v, want %v", res, f.FID)
+	}
+	// While the server changes it, the lookup answers without a lock.
+	held, err := e.srv.Namespace().Lock(ctx, wire.LockDesc{Res: wire.ResIDOfFID(f.FID), Type: wire.LockIBits,
+		Mode: wire.LockEX, Policy: wire.Policy{Bits: wire.InodeLockUpdate}}, 0)
+	mustOK(t, "server lock", err)
+	rep, l = lookup("f")
+	held.Release()
+	if l != nil || rep.FID != f.FID || rep.Lock != nil {
+		t.Fatalf("intent over a conflicting lock: %+v lock %v", rep, l)
+	}
+	// An open that creates grants the lock on the new file.
+	var orep wire.InodeReply
+	l, err = cl.EnqueueIntent(ctx, desc, func(req *wire.LockRequest) (*wire.LockReply, error) {
+		body := wire.AppendReint(nil, wire.ReintOpen, &wire.OpenRequest{Parent: dir, Name: "g",
+			Flags: uint32(syscall.O_CREAT | syscall.O_WRONLY), Mode: 0o644, Lock: req.Handle})
+		r, err := imp.Call(ctx, &ptlrpc.Req{Opcode: wire.MDSReint, Body: body, Replayable: true})
+		defer r.Release()
+		if err != nil {
+			return nil, err
+		}
+		if err := wire.DecodeBody(append([]byte(nil), r.Body...), &orep); err != nil {
+			return nil, err
+		}
+		return orep.Lock, nil
+	})
+	mustOK(t, "open with an intent", err)
+	if l == nil || !orep.Created || l.Desc().Res != wire.ResIDOfFID(orep.FID) {
+		t.Fatalf("intent open: %+v lock %v", orep, l)
+	}
+	l.Release()
+	if _, err := imp.Call(ctx, &ptlrpc.Req{Opcode: wire.MDSClose,
+		Encode: &wire.CloseRequest{FID: orep.FID, Handle: orep.Handle}}); err != nil {
+		t.Fatal(err)
+	}
+	// Its name goes: called back.
+	e.unlink(dir, "g")
+	if res := <-cancelled; res != wire.ResIDOfFID(orep.FID) {
+		t.Fatalf("called back %v, want %v", res, orep.FID)
+	}
 	if err := e.srv.Namespace().Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package mdt
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 
 	"github.com/stria-fs/stria/ldlm"
@@ -98,6 +99,19 @@ type nameRef struct {
 // any more. A lookup error other than ENOENT locks what it can; the
 // operation itself will report it.
 func (s *Server) lockNames(ctx context.Context, bits uint64, names []nameRef, extra ...objLock) (func(), error) {
+	unlockNames, err := s.lockNameSlots(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	release, err := s.lockNamedObjects(ctx, bits, names, extra)
+	if err != nil {
+		unlockNames()
+		return nil, err
+	}
+	return func() { release(); unlockNames() }, nil
+}
+
+func (s *Server) lockNamedObjects(ctx context.Context, bits uint64, names []nameRef, extra []objLock) (func(), error) {
 	resolve := func() []wire.FID {
 		out := make([]wire.FID, len(names))
 		for i, n := range names {
@@ -127,4 +141,55 @@ func (s *Server) lockNames(ctx context.Context, bits uint64, names []nameRef, ex
 		}
 		fids = now
 	}
+}
+
+// nameSlotMark marks a name slot's resource (its fourth word, which is 0
+// for an inode's and wire.LockFlock for its flocks).
+const nameSlotMark = uint64(1) << 63
+
+// nameSlot is the resource of a name in a directory (Lustre's PDO lock on
+// a name hash): server-local EX locks on it serialise the operations that
+// make or change a name — a create, a link, and the rename or unlink that
+// looked the name up and locked what it named — so that a name made
+// meanwhile is never replaced by an operation that did not lock (and so
+// call back) what it names. No client takes these locks.
+func nameSlot(parent wire.FID, name string) wire.ResID {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	r := wire.ResIDOfFID(parent)
+	r[3] = nameSlotMark | h.Sum64()>>1
+	return r
+}
+
+// lockNameSlots takes the slots of names, in resource order.
+func (s *Server) lockNameSlots(ctx context.Context, names ...nameRef) (func(), error) {
+	res := make([]wire.ResID, 0, len(names))
+	for _, n := range names {
+		if r := nameSlot(n.parent, n.name); !slices.Contains(res, r) {
+			res = append(res, r)
+		}
+	}
+	slices.SortFunc(res, func(a, b wire.ResID) int {
+		for i := range a {
+			if c := cmpU64(a[i], b[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	var held []*ldlm.LocalLock
+	release := func() {
+		for _, l := range held {
+			l.Release()
+		}
+	}
+	for _, r := range res {
+		l, err := s.ns.Lock(ctx, wire.LockDesc{Res: r, Type: wire.LockPlain, Mode: wire.LockEX}, 0)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("mdt: locking a name slot: %w", err)
+		}
+		held = append(held, l)
+	}
+	return release, nil
 }

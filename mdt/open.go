@@ -68,9 +68,17 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 	var blob []byte
 	var tn uint64
 	created := false
-	if r.Name == "" {
+	switch {
+	case r.Name == "":
 		a, err = s.mdd.Open(ctx, c, r.FID, flags)
-	} else {
+	case flags&os.O_CREATE != 0:
+		unlock, lerr := s.lockNameSlots(ctx, nameRef{r.Parent, r.Name})
+		if lerr != nil {
+			return lerr
+		}
+		a, blob, tn, created, err = s.openName(ctx, c, r)
+		unlock()
+	default:
 		a, blob, tn, created, err = s.openName(ctx, c, r)
 	}
 	if err != nil {
@@ -112,8 +120,20 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 	if !st.add(h, openHandle{fid: a.FID, write: write}) {
 		return fail(fmt.Errorf("%w: the client was evicted", ErrNoExport))
 	}
+	a, lock := s.intentRead(ctx, req, r.Lock, r.Parent, r.Name, a)
+	if lock != nil && a.Type() == store.TypeReg {
+		// The layout, read again under the lock too.
+		nb, err := s.layoutOf(ctx, a)
+		if err != nil {
+			s.ns.Cancel(req.Export(), []wire.LockHandle{lock.Handle})
+			lock = nil
+		} else {
+			blob = nb
+		}
+	}
 	req.SetTransno(tn)
-	req.ReplyBody(&wire.InodeReply{FID: a.FID, Attr: wireAttr(a), Layout: blob, Handle: h, Created: created})
+	req.ReplyBody(&wire.InodeReply{FID: a.FID, Attr: wireAttr(a), Layout: blob, Handle: h, Created: created,
+		Lock: lock})
 	return nil
 }
 

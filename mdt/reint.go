@@ -34,6 +34,11 @@ func (s *Server) reint(ctx context.Context, req *ptlrpc.Request) error {
 		if err := wire.DecodeBody(body, &r); err != nil {
 			return err
 		}
+		unlock, err := s.lockNameSlots(ctx, nameRef{r.Parent, r.Name})
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		return s.create(ctx, req, c, &r)
 	case wire.ReintLink:
 		var r wire.LinkRequest
@@ -41,6 +46,11 @@ func (s *Server) reint(ctx context.Context, req *ptlrpc.Request) error {
 			return err
 		}
 		s.stats.add(statLink)
+		unlock, err := s.lockNameSlots(ctx, nameRef{r.Parent, r.Name})
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		release, err := s.lockObjects(ctx, objLock{r.FID, bitsAttr})
 		if err != nil {
 			return err
@@ -179,7 +189,11 @@ func (s *Server) create(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r
 		return err
 	}
 	req.SetTransno(tn)
-	return s.replyInode(ctx, req, a, blob)
+	b, lock := s.intentRead(ctx, req, r.Lock, r.Parent, r.Name, a)
+	if lock != nil {
+		a, blob = b, nil // the layout too is read again under the lock
+	}
+	return s.replyIntent(ctx, req, a, blob, lock)
 }
 
 // createFile makes a regular file with objects: its layout from the

@@ -87,17 +87,35 @@ func (r *GetRootReply) Encode(e *Encoder) { e.FID(r.Root) }
 // Decode implements Body.
 func (r *GetRootReply) Decode(d *Decoder) { r.Root = d.FID() }
 
+// IntentBits are the inode bits of the intent locks MDS_GETATTR_NAME and
+// REINT_OPEN grant (GetattrNameRequest.Lock, OpenRequest.Lock): a PR lock
+// on the name's binding, the attributes and the layout, and the mode.
+const IntentBits = InodeLockLookup | InodeLockUpdate | InodeLockPerm
+
 // GetattrNameRequest is MDS_GETATTR_NAME: look a name up in a directory.
 type GetattrNameRequest struct {
 	Parent FID
 	Name   string
+	// Lock, when not zero, is the client's handle of an intent lock
+	// (Lustre's IT_LOOKUP): the MDT grants it a PR inode-bits lock on
+	// the inode found, if it can at once, and fetches the attributes
+	// under it (InodeReply.Lock).
+	Lock LockHandle
 }
 
 // Encode implements Body.
-func (r *GetattrNameRequest) Encode(e *Encoder) { e.FID(r.Parent); e.String(r.Name) }
+func (r *GetattrNameRequest) Encode(e *Encoder) {
+	e.FID(r.Parent)
+	e.String(r.Name)
+	e.U64(uint64(r.Lock))
+}
 
 // Decode implements Body.
-func (r *GetattrNameRequest) Decode(d *Decoder) { r.Parent = d.FID(); r.Name = name(d) }
+func (r *GetattrNameRequest) Decode(d *Decoder) {
+	r.Parent = d.FID()
+	r.Name = name(d)
+	r.Lock = LockHandle(d.U64())
+}
 
 // InodeReply answers lookups, getattr, create, open, setattr and link: the
 // inode's FID, its attributes, and for a regular file its layout (encoded by
@@ -110,6 +128,10 @@ type InodeReply struct {
 	Handle uint64
 	// Created says that REINT_OPEN with O_CREAT made the file.
 	Created bool
+	// Lock is the intent lock the request asked for, when the MDT
+	// granted it (nil otherwise): a PR inode-bits lock on FID, under
+	// which Attr and Layout were read.
+	Lock *LockReply
 }
 
 // Encode implements Body.
@@ -119,6 +141,10 @@ func (r *InodeReply) Encode(e *Encoder) {
 	e.Bytes32(r.Layout)
 	e.U64(r.Handle)
 	e.Bool(r.Created)
+	e.Bool(r.Lock != nil)
+	if r.Lock != nil {
+		r.Lock.Encode(e)
+	}
 }
 
 // Decode implements Body.
@@ -128,6 +154,11 @@ func (r *InodeReply) Decode(d *Decoder) {
 	r.Layout = d.Bytes32(MaxLayoutLen)
 	r.Handle = d.U64()
 	r.Created = d.Bool()
+	r.Lock = nil
+	if d.Bool() {
+		r.Lock = &LockReply{}
+		r.Lock.Decode(d)
+	}
 }
 
 // SetattrRequest is REINT_SETATTR: change the attributes Attr.Valid names.
@@ -158,6 +189,9 @@ type CreateRequest struct {
 	// MDTIndex places a new directory on that MDT (`lfs mkdir -i`); -1 lets
 	// the MDT choose.
 	MDTIndex int32
+	// Lock, when not zero, is the client's handle of an intent lock on
+	// the new inode, as GetattrNameRequest.Lock.
+	Lock LockHandle
 }
 
 // Encode implements Body.
@@ -169,6 +203,7 @@ func (r *CreateRequest) Encode(e *Encoder) {
 	e.String(r.Target)
 	e.Bytes32(r.Layout)
 	e.U32(uint32(r.MDTIndex))
+	e.U64(uint64(r.Lock))
 }
 
 // Decode implements Body.
@@ -180,6 +215,7 @@ func (r *CreateRequest) Decode(d *Decoder) {
 	r.Target = d.String(MaxPathLen)
 	r.Layout = d.Bytes32(MaxLayoutLen)
 	r.MDTIndex = int32(d.U32())
+	r.Lock = LockHandle(d.U64())
 }
 
 // OpenRequest is REINT_OPEN: open Name in Parent (creating it with O_CREAT),
@@ -193,6 +229,9 @@ type OpenRequest struct {
 	// Layout is an explicit layout template for a file O_CREAT makes
 	// (`lfs setstripe FILE`); empty means inherit from the directory.
 	Layout []byte
+	// Lock, when not zero, is the client's handle of an intent lock
+	// (Lustre's IT_OPEN), as GetattrNameRequest.Lock.
+	Lock LockHandle
 }
 
 // Encode implements Body.
@@ -203,6 +242,7 @@ func (r *OpenRequest) Encode(e *Encoder) {
 	e.U32(r.Flags)
 	e.U32(r.Mode)
 	e.Bytes32(r.Layout)
+	e.U64(uint64(r.Lock))
 }
 
 // Decode implements Body.
@@ -213,6 +253,7 @@ func (r *OpenRequest) Decode(d *Decoder) {
 	r.Flags = d.U32()
 	r.Mode = d.U32()
 	r.Layout = d.Bytes32(MaxLayoutLen)
+	r.Lock = LockHandle(d.U64())
 	if d.Err() == nil && r.Name == "" && r.FID.IsZero() {
 		d.Fail("open names neither a name nor a FID")
 	}

@@ -37,6 +37,13 @@ type Config struct {
 	// has a lock namespace (Locks, Flock), whose hooks are LockHooks.
 	Callbacks *ldlm.CallbackServer
 	LockHooks ldlm.Hooks
+	// Intent, if set, receives every intent lock the MDT grants
+	// (GetattrName, Open of a name: Lustre's IT_LOOKUP and IT_OPEN) with
+	// the reply read under it, the name it was asked for, the MDT
+	// instance the request went to (Incarnation), and a reference the
+	// MDC drops when Intent returns: cached, or cancelled if Intent
+	// returns false.
+	Intent func(m *MDC, parent wire.FID, name string, r *wire.InodeReply, l *ldlm.Lock, inc uint64) bool
 }
 
 // Validate checks c and fills in defaults.

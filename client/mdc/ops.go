@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 
+	"go.uber.org/zap"
+
 	"github.com/stria-fs/stria/ptlrpc"
 	"github.com/stria-fs/stria/wire"
 )
@@ -34,36 +36,96 @@ func (m *MDC) Getattr(ctx context.Context, fid wire.FID) (*wire.InodeReply, erro
 	return &r, nil
 }
 
-// GetattrName looks name up in parent (MDS_GETATTR_NAME).
+// GetattrName looks name up in parent (MDS_GETATTR_NAME). With a lock
+// namespace it asks for an intent lock on the inode found (Config.Intent
+// receives it; r.Lock says the MDT granted one).
 func (m *MDC) GetattrName(ctx context.Context, parent wire.FID, name string) (*wire.InodeReply, error) {
 	var r wire.InodeReply
-	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetattrName,
-		Encode: &wire.GetattrNameRequest{Parent: parent, Name: name}}, "lookup "+name, &r)
-	if err != nil {
+	send := func(h wire.LockHandle) (*wire.LockReply, error) {
+		err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSGetattrName,
+			Encode: &wire.GetattrNameRequest{Parent: parent, Name: name, Lock: h}}, "lookup "+name, &r)
+		return r.Lock, err
+	}
+	if err := m.withIntent(ctx, parent, name, &r, send); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
+// withIntent sends a request that may carry an intent lock (send, given
+// the lock's handle or 0) and hands a granted lock to Config.Intent. An
+// intent is asked for only of a name ("." and ".." are their parent's or
+// the name's own directory) and when the MDC has a lock namespace.
+func (m *MDC) withIntent(ctx context.Context, parent wire.FID, name string, r *wire.InodeReply,
+	send func(h wire.LockHandle) (*wire.LockReply, error)) error {
+	if m.locks == nil || m.cfg.Intent == nil || name == "" || name == "." || name == ".." {
+		_, err := send(0)
+		return err
+	}
+	var sendErr error
+	inc := m.Incarnation()
+	l, err := m.locks.EnqueueIntent(ctx, wire.LockDesc{Type: wire.LockIBits, Mode: wire.LockPR,
+		Policy: wire.Policy{Bits: wire.IntentBits}}, func(req *wire.LockRequest) (*wire.LockReply, error) {
+		lr, err := send(req.Handle)
+		sendErr = err
+		return lr, err
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if err != nil {
+		m.log.Debug("intent lock not kept", zap.String("name", name), zap.Error(err))
+		r.Lock = nil
+		return nil
+	}
+	if l == nil {
+		r.Lock = nil
+		return nil
+	}
+	if inc != m.Incarnation() {
+		inc = 0 // the MDT restarted meanwhile: which instance granted it?
+	}
+	if m.cfg.Intent(m, parent, name, r, l, inc) {
+		l.Release()
+	} else {
+		l.ReleaseCancel()
+	}
+	return nil
+}
+
 // Create makes a directory, device, FIFO, socket, symlink or objectless
-// regular file (REINT_CREATE).
+// regular file (REINT_CREATE), asking for an intent lock on it, as
+// GetattrName.
 func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (*wire.InodeReply, error) {
 	var r wire.InodeReply
-	if err := m.reint(ctx, wire.ReintCreate, req, "create "+req.Name, &r); err != nil {
+	send := func(h wire.LockHandle) (*wire.LockReply, error) {
+		q := *req
+		q.Lock = h
+		err := m.reint(ctx, wire.ReintCreate, &q, "create "+req.Name, &r)
+		return r.Lock, err
+	}
+	if err := m.withIntent(ctx, req.Parent, req.Name, &r, send); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
 // Open opens (and with O_CREAT creates) a regular file (REINT_OPEN); the
-// reply carries the open handle and the layout.
+// reply carries the open handle and the layout. An open of a name asks
+// for an intent lock, as GetattrName.
 func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply, error) {
 	var r wire.InodeReply
 	what := "open " + req.Name
 	if req.Name == "" {
 		what = "open " + req.FID.String()
 	}
-	if err := m.reint(ctx, wire.ReintOpen, req, what, &r); err != nil {
+	send := func(h wire.LockHandle) (*wire.LockReply, error) {
+		q := *req
+		q.Lock = h
+		err := m.reint(ctx, wire.ReintOpen, &q, what, &r)
+		return r.Lock, err
+	}
+	if err := m.withIntent(ctx, req.Parent, req.Name, &r, send); err != nil {
 		return nil, err
 	}
 	return &r, nil

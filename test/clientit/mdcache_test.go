@@ -151,3 +151,54 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Intent locks: a lookup takes the lock with its one RPC (MDS_GETATTR_NAME
+// carries the lock request), and so does the open that creates a file, so
+// the creator's next lookup and stat of it send nothing to the MDT, and
+// another client's first lookup of a name in a known directory costs one
+// RPC, its next ones none.
+func TestIntentLocks(t *testing.T) {
+	leaktest.Check(t)
+	c := newCluster(t, clusterOpts{osts: 1})
+	a, b := c.mount(t), c.mount(t)
+	ctx := tctx(t)
+	dir, _, err := a.Mkdir(ctx, a.Root(), "d", 0o755)
+	must(t, err)
+	f, fid, _, err := a.Create(ctx, dir, "f", syscall.O_CREAT|syscall.O_WRONLY, 0o644)
+	must(t, err)
+	must(t, f.Release(ctx))
+	before := mdcRPCs(t, a)
+	got, _, err := a.Lookup(ctx, dir, "f")
+	must(t, err)
+	_, err = a.GetAttr(ctx, fid)
+	must(t, err)
+	if n := mdcRPCs(t, a) - before; n != 0 || got != fid {
+		t.Errorf("the creator's lookup and stat of its new file: %v, %d MDC RPCs", got, n)
+	}
+	d, _, err := b.Lookup(ctx, b.Root(), "d")
+	must(t, err)
+	before = mdcRPCs(t, b)
+	got, _, err = b.Lookup(ctx, d, "f")
+	must(t, err)
+	if n := mdcRPCs(t, b) - before; n != 1 || got != fid {
+		t.Errorf("another client's first lookup: %v, %d MDC RPCs, want 1", got, n)
+	}
+	before = mdcRPCs(t, b)
+	_, _, err = b.Lookup(ctx, d, "f")
+	must(t, err)
+	_, err = b.GetAttr(ctx, fid)
+	must(t, err)
+	if n := mdcRPCs(t, b) - before; n != 0 {
+		t.Errorf("its next lookup and stat: %d MDC RPCs", n)
+	}
+	// The lock is called back by a change as any other.
+	_, err = a.SetAttr(ctx, fid, wire.Attr{Valid: wire.AttrMode, Mode: 0o600})
+	must(t, err)
+	if attr, err := b.GetAttr(ctx, fid); err != nil || attr.Mode&0o7777 != 0o600 {
+		t.Errorf("b sees mode %o after a's chmod (%v)", attr.Mode&0o7777, err)
+	}
+	must(t, a.Unlink(ctx, dir, "f"))
+	if _, _, err := b.Lookup(ctx, d, "f"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("b looks up the unlinked name: %v", err)
+	}
+}
