@@ -1,12 +1,19 @@
 package lnet
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // MDHandle names an attached or bound MD.
 type MDHandle struct {
 	ln     *LNet
 	md     MD     // the caller's MD; immutable
 	cookie uint64 // its name in WireHandle.Object; immutable
+	// spare is a message allocated with a bound MD, for the first
+	// operation started on it (most bound MDs serve one Put or Get), so
+	// that Bind and Put allocate once. Taken once; never reused.
+	spare atomic.Pointer[msg]
 
 	// Guarded by ln.mu.
 	threshold  int  // operations left, ThresholdInf for never
@@ -55,7 +62,10 @@ func (ln *LNet) Bind(md MD) (*MDHandle, error) {
 	if err := checkMD(&md); err != nil {
 		return nil, err
 	}
-	h := newMDHandle(ln, md)
+	b := &boundMD{h: MDHandle{ln: ln, md: md, threshold: md.Threshold}}
+	h := &b.h
+	h.events = h.evbuf[:0]
+	h.spare.Store(&b.m)
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
 	if ln.closed {
@@ -63,6 +73,13 @@ func (ln *LNet) Bind(md MD) (*MDHandle, error) {
 	}
 	ln.registerLocked(h)
 	return h, nil
+}
+
+// boundMD is a bound MD and the message of its first operation, allocated
+// together.
+type boundMD struct {
+	h MDHandle
+	m msg
 }
 
 func newMDHandle(ln *LNet, md MD) *MDHandle {

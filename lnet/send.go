@@ -33,7 +33,15 @@ type msg struct {
 }
 
 func (ln *LNet) newMsg(kind msgKind, ns *niState, h *MDHandle) *msg {
-	m := &msg{ln: ln, kind: kind, ns: ns, md: h}
+	var m *msg
+	if h != nil {
+		m = h.spare.Swap(nil)
+	}
+	if m == nil {
+		m = &msg{ln: ln, kind: kind, ns: ns, md: h}
+	} else {
+		*m = msg{ln: ln, kind: kind, ns: ns, md: h}
+	}
 	m.tx.m = m
 	m.tx.OnComplete = txComplete
 	return m
