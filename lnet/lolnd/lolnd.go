@@ -193,7 +193,7 @@ func (n *ni) deliver(p *pair, tx *lnet.Tx) {
 	}
 	n.notePeer(dst.nid)
 	dst.notePeer(n.nid)
-	r := &rx{tx: tx, hdr: tx.Hdr, sig: p.sig}
+	r := &rx{tx: tx, hdr: tx.Hdr, sig: p.sig, src: n, dst: dst}
 	dst.host.Receive(dst, n.nid, &r.hdr, r)
 	dst.inflight.Done()
 	select {
@@ -207,15 +207,6 @@ func (n *ni) deliver(p *pair, tx *lnet.Tx) {
 			<-p.sig
 		}
 	}
-	size := uint64(len(tx.Payload))
-	n.mu.Lock()
-	n.st.SendCount++
-	n.st.SendBytes += size
-	n.mu.Unlock()
-	dst.mu.Lock()
-	dst.st.RecvCount++
-	dst.st.RecvBytes += size
-	dst.mu.Unlock()
 }
 
 // notePeer tells the host about a peer the first time they talk.
@@ -293,9 +284,10 @@ func (n *ni) Status() lnet.NIStatus {
 
 // rx is one delivered message whose payload the receiver has not yet taken.
 type rx struct {
-	tx  *lnet.Tx
-	hdr lnet.Header   // the copy the host sees
-	sig chan struct{} // the pair's: signalled once Recv has completed tx
+	tx       *lnet.Tx
+	hdr      lnet.Header   // the copy the host sees
+	sig      chan struct{} // the pair's: signalled once Recv has completed tx
+	src, dst *ni
 
 	mu    sync.Mutex // guards state; held while copying so abandon waits for the copy
 	state uint8      // 0 waiting, 1 received, 2 abandoned
@@ -312,6 +304,17 @@ func (r *rx) Recv(sink []byte, done func(error)) {
 	copy(sink, r.tx.Payload)
 	r.state = 1
 	r.mu.Unlock()
+	// Counted before done and Complete, so that whoever hears of the
+	// message from either sees it counted.
+	size := uint64(len(r.tx.Payload))
+	r.src.mu.Lock()
+	r.src.st.SendCount++
+	r.src.st.SendBytes += size
+	r.src.mu.Unlock()
+	r.dst.mu.Lock()
+	r.dst.st.RecvCount++
+	r.dst.st.RecvBytes += size
+	r.dst.mu.Unlock()
 	done(nil)
 	r.tx.Complete(nil)
 	r.sig <- struct{}{}
