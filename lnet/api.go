@@ -84,6 +84,12 @@ type Event struct {
 	UserData  any
 	Unlinked  bool  // this was the MD's last event
 	Err       error // non-nil if the operation failed
+	// Inline, when not nil, lets the handler run the work this event
+	// starts on the goroutine that delivered it, once the delivery is
+	// over (see Inliner). It is set only for EventPut delivered by the
+	// LND goroutine that received a message, and is valid only during the
+	// handler call.
+	Inline Inliner
 }
 
 // MatchSpec is a match entry's criteria: who may match it and with which bits.

@@ -61,6 +61,15 @@
 // a handler may call Put, Get, Attach and Unlink, but not Close (Close waits
 // for the LND goroutines a handler may be running on).
 //
+// Work that may block does not belong in a handler, but handing it to
+// another goroutine costs a wake-up and a context switch, more than a small
+// RPC's whole work. So a PUT event delivered by the LND goroutine that
+// received the message carries Event.Inline when the LND offers it (an Rx
+// that implements Inliner; socklnd does): the handler may ask for its work
+// to run on that goroutine once the delivery is over, with no MD's delivery
+// held up, and detach the goroutine's connection (hand its receiving to a
+// new goroutine) when the work turns out long or waits for the network.
+//
 // The bytes a PUT or REPLY moved are the handler's to read once it heard the
 // event. With MDManageRemote two initiators may aim at the same bytes; LNet
 // does not serialise them (nor does Lustre).

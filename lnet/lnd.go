@@ -91,6 +91,33 @@ type Rx interface {
 	Recv(sink []byte, done func(error))
 }
 
+// Inliner is an optional interface of an Rx, for LNDs that can let the
+// work a message starts run on the goroutine that received it, instead of
+// handing it to another goroutine (a hand-off costs a context switch, often
+// more than the work). LNet passes it to MD handlers as Event.Inline.
+type Inliner interface {
+	// Inline, called from within the done of a Recv that LNet made during
+	// Host.Receive, asks the LND to call f on the goroutine that called
+	// Receive, once Receive has returned and before that goroutine
+	// receives anything more. It reports false and forgets f when it
+	// cannot (it is not called from such a done, or f is already set for
+	// this message): f is then the caller's to run elsewhere. f runs
+	// exactly once when Inline reports true, even if the NI closes.
+	//
+	// While f runs nothing more is received from that connection, until
+	// Detach: the LND then receives on another goroutine, and the one
+	// running f ends once f returns. The LND detaches by itself when the
+	// connection or the NI closes, so Close never waits for f; f is then
+	// its caller's to wait for.
+	Inline(f func()) bool
+	// Detach lets the connection whose Inline f is running be received by
+	// another goroutine. Any goroutine may call it, at any time; it does
+	// nothing when no f of this Rx's goroutine is running (a late call may
+	// detach a later f of the same goroutine, which costs only a
+	// goroutine).
+	Detach()
+}
+
 // Tx is one outgoing message handed to an LND.
 type Tx struct {
 	// Dest is the next hop: the NID the LND sends to.

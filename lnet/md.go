@@ -196,7 +196,12 @@ func (h *MDHandle) finishLocked() {
 // delivering leaves its events to it. So a handler never runs concurrently
 // with itself for one MD, sees events in the order LNet decided them, and may
 // call back into LNet (Put, Get, Unlink) without deadlock.
-func (h *MDHandle) deliver() {
+func (h *MDHandle) deliver() { h.deliverVia(nil) }
+
+// deliverVia is deliver on an LND goroutine that received a message: in
+// lets the handler of a PUT event run its work on this goroutine
+// (Event.Inline).
+func (h *MDHandle) deliverVia(in Inliner) {
 	ln := h.ln
 	ln.mu.Lock()
 	if h.delivering || len(h.events) == 0 {
@@ -209,6 +214,9 @@ func (h *MDHandle) deliver() {
 		h.events[i] = Event{}
 		ln.mu.Unlock()
 		if h.md.Handler != nil {
+			if in != nil && ev.Type == EventPut {
+				ev.Inline = in
+			}
 			h.md.Handler(ev)
 		}
 		ln.mu.Lock()

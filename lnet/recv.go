@@ -125,6 +125,7 @@ type putRecv struct {
 	hdr    Header
 	off    int
 	mlen   int
+	in     Inliner // the Rx's, when its LND offers it
 }
 
 func (ln *LNet) newPutRecv() *putRecv {
@@ -159,6 +160,7 @@ func (ln *LNet) recvPut(ns *niState, from NID, hdr *Header, rx Rx) {
 	}
 	pr := ln.newPutRecv()
 	pr.ns, pr.from, pr.h, pr.hdr, pr.off, pr.mlen = ns, from, h, *hdr, off, mlen
+	pr.in, _ = rx.(Inliner)
 	rx.Recv(h.md.Buf[off:off+mlen:off+mlen], pr.doneFn)
 }
 
@@ -182,12 +184,13 @@ func (pr *putRecv) done(err error) {
 		MLength: uint32(pr.mlen), Offset: uint32(pr.off), Err: err,
 	})
 	ln.mu.Unlock()
+	in := pr.in
 	pr.release()
 	if failed {
 		ack.tx.Complete(ErrClosed)
 	}
 	ln.drain()
-	h.deliver()
+	h.deliverVia(in)
 }
 
 func (ln *LNet) recvGet(ns *niState, from NID, hdr *Header, rx Rx) {

@@ -37,6 +37,9 @@ type Policy struct {
 	Hold func(hdr *lnet.Header) bool
 	// Async calls Recv from a new goroutine instead of inside Receive.
 	Async bool
+	// InDone, when set, is called from within Recv's done once the message
+	// is recorded, with the message's Rx (for lnet.Inliner).
+	InDone func(hdr *lnet.Header, rx lnet.Rx)
 }
 
 // Snapshot is what a Recorder has seen so far. Await hands it to its
@@ -128,13 +131,16 @@ func (r *Recorder) recv(from lnet.NID, h lnet.Header, rx lnet.Rx) {
 	calls := 0
 	rx.Recv(sink, func(err error) {
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		calls++
 		if calls > 1 {
 			r.snap.Bad = append(r.snap.Bad, fmt.Sprintf("Recv's done called %d times for %v", calls, h.MatchBits))
 		}
 		r.snap.Msgs = append(r.snap.Msgs, Msg{From: from, Hdr: h, Payload: sink, Err: err})
 		r.changedLocked()
+		r.mu.Unlock()
+		if r.policy.InDone != nil {
+			r.policy.InDone(&h, rx)
+		}
 	})
 }
 

@@ -35,6 +35,10 @@ const (
 // purpose (replaced, lost a race, peer restarted, NI closed).
 var errConnClosed = errors.New("socklnd: connection closed")
 
+// errDetached ends the reading of a goroutine that ran an Inline f and was
+// detached meanwhile: another goroutine reads the connection now.
+var errDetached = errors.New("socklnd: reader detached")
+
 // conn is one established TCP connection to a peer. It has a reader
 // goroutine (frames in, Host.Receive, wait for Rx.Recv) and, when it carries
 // our sends (CONTROL and BULK_OUT), a writer goroutine draining its slot's
@@ -50,14 +54,17 @@ type conn struct {
 
 	kick      chan struct{} // cap 1: the slot's queue grew
 	closing   chan struct{} // closed by close
+	closed    atomic.Bool   // set by close before it detaches an Inline f (see runInline)
 	closeOnce sync.Once
 	cause     error      // why it was closed; set before closing is closed
 	recvDone  chan error // cap 1: the current Rx's Recv finished (nil) or broke the stream
+	// inline is the Rx of the reader that is running an Inline f, nil when
+	// none is: Detach swaps it out and starts a new reader (inline.go).
+	inline atomic.Pointer[rx]
 
 	// Reader-owned (and owned by the Rx the reader hands out until it signals recvDone).
 	hbuf  [FrameHeaderSize + lnet.HeaderSize]byte
 	armed bool // a read deadline is set
-	rx    rx   // the handle on the frame being received, reused for every frame
 
 	// Write side: see writer.go.
 	busy bool            // under ni.mu: a goroutine (the writer or an inline Send) is writing
@@ -131,9 +138,15 @@ func (c *conn) close() { c.closeWith(errConnClosed) }
 func (c *conn) closeWith(cause error) {
 	c.closeOnce.Do(func() {
 		c.cause = cause
+		c.closed.Store(true)
 		close(c.closing)
 		_ = c.nc.Close()
 	})
+	// A reader busy with an Inline f must not hold up Close: another
+	// reader takes its place, finds the connection closed and ends it.
+	if r := c.inline.Load(); r != nil {
+		r.Detach()
+	}
 }
 
 // isClosing reports whether close has been called.
@@ -191,9 +204,14 @@ func readErr(err error) error {
 	return fmt.Errorf("truncated frame: %w", err)
 }
 
+// readLoop is the connection's reader. It holds a count in ni.wg, which it
+// hands to its successor when an Inline f detaches it (inline.go).
 func (c *conn) readLoop() {
-	defer c.ni.wg.Done()
 	err := c.readFrames()
+	if errors.Is(err, errDetached) {
+		return // the new reader holds our count in ni.wg
+	}
+	defer c.ni.wg.Done()
 	if c.isClosing() {
 		err = c.cause
 	}
@@ -217,7 +235,14 @@ func (c *conn) disarm() {
 func (c *conn) readFrames() error {
 	var fh frameHeader
 	buf := c.hbuf[:]
+	// One Rx per reader goroutine, reused for every frame it reads: the
+	// reader hands out the next frame only after this one's Recv
+	// signalled recvDone.
+	rx := &rx{c: c}
 	for {
+		if c.closed.Load() {
+			return errConnClosed // a detached reader's successor, started by close
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			return err // idle connection ended: not a truncated frame
 		}
@@ -237,11 +262,8 @@ func (c *conn) readFrames() error {
 		if _, err := io.ReadFull(c.br, buf[FrameHeaderSize:]); err != nil {
 			return readErr(err)
 		}
-		// One Rx per connection, reused: the reader hands out the next
-		// only after this one's Recv signalled recvDone.
-		rx := &c.rx
-		rx.c = c
 		rx.used.Store(false)
+		rx.state.Store(rxWaiting)
 		if err := rx.hdr.Decode(buf[FrameHeaderSize:]); err != nil {
 			return protocolError(err)
 		}
@@ -258,9 +280,19 @@ func (c *conn) readFrames() error {
 				return err
 			}
 		case <-c.closing:
-			return errConnClosed
+			if rx.state.CompareAndSwap(rxWaiting, rxGone) {
+				return errConnClosed
+			}
+			// Recv finished meanwhile and left us an Inline f to run.
+			<-c.recvDone
 		}
 		c.disarm()
+		if f := rx.cont; f != nil {
+			rx.cont = nil
+			if !c.runInline(rx, f) {
+				return errDetached
+			}
+		}
 	}
 }
 
@@ -269,9 +301,16 @@ type rx struct {
 	c    *conn
 	hdr  lnet.Header
 	used atomic.Bool
+	// Inline support (inline.go).
+	inDone atomic.Bool  // Recv is calling done: Inline may set cont
+	cont   func()       // the Inline f; the reader's once recvDone is signalled
+	state  atomic.Int32 // rxWaiting, rxHanded, rxGone
 }
 
-var _ lnet.Rx = (*rx)(nil)
+var (
+	_ lnet.Rx      = (*rx)(nil)
+	_ lnet.Inliner = (*rx)(nil)
+)
 
 // Recv reads the first len(sink) bytes of the payload from the socket
 // straight into sink, discards the rest, calls done and lets the reader go
@@ -302,7 +341,15 @@ func (r *rx) Recv(sink []byte, done func(error)) {
 		if len(sink) < total {
 			ni.dropCount.Add(1)
 		}
+		r.inDone.Store(true)
 		done(nil)
+		r.inDone.Store(false)
+	}
+	if f := r.cont; f != nil && !r.state.CompareAndSwap(rxWaiting, rxHanded) {
+		// The reader went away (its connection closed) before this Recv
+		// finished: nobody else will run f.
+		r.cont = nil
+		f()
 	}
 	c.recvDone <- err
 }

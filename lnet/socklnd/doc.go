@@ -92,7 +92,11 @@
 //
 // Each NI runs an accept loop; a handshake goroutine per accepted socket; a
 // dial goroutine per slot being connected; and per connection a reader and,
-// for the slots we send on, a writer. Who writes to a socket is decided
+// for the slots we send on, a writer. The reader also runs the Host's
+// Inline work (lnet.Inliner, inline.go) between two frames; when that work
+// is detached (or the connection closes under it) a new reader takes over
+// the connection and the old goroutine, no longer the NI's, ends with the
+// work. Who writes to a socket is decided
 // under NI.mu (conn.busy), so frames never interleave. All are counted in NI.wg; Close closes
 // the listener, every connection and every socket still in handshake,
 // completes queued messages with lnet.ErrClosed and waits for them all.

@@ -67,6 +67,7 @@ type NI struct {
 	sendCount, recvCount, dropCount atomic.Uint64
 	sendBytes, recvBytes            atomic.Uint64
 	inlineSplit                     atomic.Uint64 // inline writes the socket took only part of
+	inlineDetached                  atomic.Uint64 // readers detached from an Inline f (inline.go)
 }
 
 // peer is what an NI knows of one remote NID. Peers are never forgotten, so

@@ -9,3 +9,7 @@ import (
 func TestConformance(t *testing.T) {
 	lndtest.Run(t, newHarness(Config{}))
 }
+
+func TestConformanceInline(t *testing.T) {
+	lndtest.RunInline(t, newHarness(Config{}))
+}
