@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/stria-fs/stria/internal/benchcmp"
 
 	"github.com/stria-fs/stria/lnet"
@@ -37,7 +40,7 @@ func (c *capturedLND) Startup(ctx context.Context, cfg lnet.NIConfig, host lnet.
 
 // tcpNodes starts two LNet instances on 127.0.0.41 and .42 with socklnd on
 // ephemeral ports.
-func tcpNodes(b *testing.B) (srv, cli *lnet.LNet) {
+func tcpNodes(b testing.TB) (srv, cli *lnet.LNet) {
 	var mu sync.Mutex
 	ports := map[lnet.NID]netip.AddrPort{}
 	cfg := socklnd.Config{Resolve: func(nid lnet.NID) (netip.AddrPort, error) {
@@ -55,7 +58,11 @@ func tcpNodes(b *testing.B) (srv, cli *lnet.LNet) {
 			b.Fatal(err)
 		}
 		lnd := &capturedLND{LND: socklnd.New(cfg)}
-		ln, err := lnet.New(context.Background(), lnet.Config{Networks: nets, LNDs: []lnet.LND{lnd}})
+		var log *zap.Logger
+		if _, isBench := b.(*testing.B); !isBench {
+			log = zaptest.NewLogger(b, zaptest.Level(zap.InfoLevel)).Named(ip)
+		}
+		ln, err := lnet.New(context.Background(), lnet.Config{Networks: nets, LNDs: []lnet.LND{lnd}, Logger: log})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -71,6 +71,7 @@ func (s *Service) serve(r *Request) {
 	if !replay && !s.claim(r) {
 		return
 	}
+	r.started = time.Now()
 	err = h(s.ctx, r)
 	s.reply(r, wire.MsgReply, r.tgt.cfg.Errnos.ToErrno(err), !replay)
 }
@@ -137,6 +138,7 @@ func (s *Service) serveUnconnected(r *Request) {
 		s.replyErr(r, errno)
 		return
 	}
+	r.started = time.Now()
 	err := h(s.ctx, r)
 	s.reply(r, wire.MsgReply, wire.ErrnoOf(err), false)
 }
@@ -241,6 +243,9 @@ func (s *Service) reply(r *Request, typ wire.MsgType, status wire.Errno, save bo
 	}
 	if typ == wire.MsgReply {
 		s.at.add(now.Sub(r.arrival), now)
+	}
+	if !r.started.IsZero() {
+		s.learn(r.msg.Opcode, now.Sub(r.started))
 	}
 	m.Timeout = durMS(s.at.get(now))
 	m.Seal(b.b)

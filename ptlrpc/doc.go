@@ -23,11 +23,19 @@
 // EMSGSIZE: nothing is ever silently cut. An envelope that does not decode is
 // logged and dropped; the service serves everyone else.
 //
-// Requests go through a bounded queue (QueueDepth) to Threads handler
-// goroutines. A request that finds the queue full is answered at once with an
-// ERR reply of EBUSY; the client pauses and resends it (Lustre would let it
-// wait in the request buffer; answering keeps memory bounded and tells the
-// client to back off).
+// At most Threads handlers run at once. A request that arrives while fewer
+// run and none waits runs at once: a quick one (its opcode's handlers have
+// taken under 100 µs lately) on the LND goroutine that received it, where
+// the LND offers that (lnet.Event.Inline; socklnd does), and otherwise on a
+// parked worker goroutine. Other requests wait in a bounded queue
+// (QueueDepth), served in arrival order as threads free up. A request that
+// finds the queue full is answered at once with an ERR reply of EBUSY; the
+// client pauses and resends it (Lustre would let it wait in the request
+// buffer; answering keeps memory bounded and tells the client to back off).
+// Running inline saves a goroutine hand-off (a wake-up and a context switch)
+// per request; its connection is read again once the handler returns, or
+// sooner, by a new reader, when the handler waits for bulk or a watchdog
+// finds it running long (see threads.go).
 //
 // A Target (an MDT, an OST, the MGS) owns its Exports, one per connected
 // client, keyed by client UUID and found by the handle every request carries.
@@ -115,7 +123,8 @@
 //
 // # Goroutines, ownership, locks
 //
-// A Service owns its worker goroutines and its early-reply loop; Close stops
+// A Service owns its worker goroutines, its early-reply loop, its inline
+// watchdog and the handler runs it started on LND goroutines; Close stops
 // taking requests, cancels the handlers' context, drops what is queued,
 // unlinks the request buffers and waits for all of it. An Import owns its
 // run loop and its pings; Close sends DISCONNECT (best effort), fails calls
@@ -124,14 +133,15 @@
 // they never block. Every buffer handed to LNet stays untouched until LNet
 // reports it done (send complete, MD unlinked).
 //
-// Lock order: Service.mu before Service.activeMu; Target.mu before
-// Export.mu; Import.mu before call.mu. No lock is held while calling LNet
-// except Service.mu around posting a request buffer, and none while calling
-// a handler.
+// Lock order: Service.mu before the thread pool's and Service.activeMu;
+// Target.mu before Export.mu; Import.mu before call.mu. No lock is held
+// while calling LNet except Service.mu (and the pool's, to hand a request to
+// the LND goroutine) around posting a request buffer, and none while
+// calling a handler.
 //
 // # Allocation
 //
 // Request, reply and call state come from pools; a small RPC allocates a
-// small constant (LNet's MD handles and messages, the Reply value) and
-// nothing in proportion to bulk size.
+// small constant (LNet's MD handles, each bound one with its message, and
+// the Reply value) and nothing in proportion to bulk size.
 package ptlrpc

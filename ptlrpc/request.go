@@ -18,6 +18,7 @@ type Request struct {
 	rlen     uint32 // its length as sent
 	peer     lnet.ProcessID
 	arrival  time.Time
+	started  time.Time // when its handler was called (zero: none was)
 	msg      wire.Msg
 	body     []byte
 	exp      *Export
@@ -30,8 +31,9 @@ type Request struct {
 	// handler thread decodes msg.
 	early wire.Msg
 
-	bop       *bulkOp // kept across the Request's pooled lives (see release)
-	rep       *buf    // the reply being built: MsgSize reserved, then the body
+	bop       *bulkOp    // kept across the Request's pooled lives (see release)
+	inl       *inlineRun // likewise (threads.go)
+	rep       *buf       // the reply being built: MsgSize reserved, then the body
 	transno   uint64
 	opFlags   uint32
 	bulkMoved uint32
@@ -186,6 +188,9 @@ func (r *Request) bulk(ctx context.Context, b []byte, put bool) (int, error) {
 		<-op.done
 		return 0, fmt.Errorf("%w: %w", ErrBulk, err)
 	}
+	// Its REPLY or ACK may come over the connection this request came in
+	// on: that connection must not wait for this handler (threads.go).
+	r.detach()
 	var why error
 	op.timer.Reset(s.cfg.BulkTimeout)
 	select {

@@ -118,9 +118,13 @@ type Service struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	wg     sync.WaitGroup // workers and the early-reply loop
+	wg     sync.WaitGroup // workers, inline runs and the early-reply loop
 	rqWG   sync.WaitGroup // one per request buffer until it is unlinked and released
-	queue  chan *Request
+	pool   pool           // handler threads (threads.go)
+	// watchKick wakes the inline watchdog (cap 1); opTime is the handler
+	// time estimate of each opcode, in µs (threads.go).
+	watchKick chan struct{}
+	opTime    [opLearn]atomic.Uint32
 
 	mu      sync.RWMutex // guards the fields below; taken before activeMu
 	started bool
@@ -136,7 +140,7 @@ type Service struct {
 
 type serviceCounters struct {
 	requests, replies, errors, busy, malformed, tooBig, reconstructed,
-	duplicates, stale, early atomic.Uint64
+	duplicates, stale, early, inline, detached atomic.Uint64
 	running atomic.Int64
 }
 
@@ -153,7 +157,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		smallPool: newBufPool(wire.MsgSize),
 		inPool:    newBufPool(4 << 10),
 		done:      make(chan struct{}),
-		queue:     make(chan *Request, cfg.QueueDepth),
+		watchKick: make(chan struct{}, 1),
 		active:    map[*Request]struct{}{},
 	}
 	s.reqPool.New = func() any { return &Request{svc: s} }
@@ -204,12 +208,10 @@ func (s *Service) Start(ctx context.Context) error {
 		s.rqbds = append(s.rqbds, &rqbd{svc: s, buf: make([]byte, s.cfg.RequestBufferSize)})
 	}
 	s.mu.Unlock()
-	for i := 0; i < s.cfg.Threads; i++ {
-		s.wg.Add(1)
-		go s.worker()
-	}
-	s.wg.Add(1)
+	s.startWorkers()
+	s.wg.Add(2)
 	go s.earlyLoop()
+	go s.inlineWatch()
 	for _, rb := range s.rqbds {
 		s.rqWG.Add(1)
 		if err := rb.post(); err != nil {
@@ -245,6 +247,7 @@ func (s *Service) Close() {
 	}
 	close(s.done)
 	s.wg.Wait()
+	s.drainQueue()
 	s.rqWG.Wait()
 }
 
@@ -322,15 +325,16 @@ func (s *Service) onRequestEvent(ev lnet.Event) {
 		r.rlen = ev.RLength
 		r.peer = ev.Initiator
 		r.arrival = time.Now()
-		s.accept(r)
+		s.accept(r, ev.Inline)
 	}
 	if ev.Unlinked {
 		rb.repost()
 	}
 }
 
-// accept checks the envelope and queues the request for a handler thread.
-func (s *Service) accept(r *Request) {
+// accept checks the envelope and hands the request to a handler thread
+// (dispatch); in is the LND's offer to run it on the receiving goroutine.
+func (s *Service) accept(r *Request, in lnet.Inliner) {
 	s.stats.requests.Add(1)
 	if err := r.msg.DecodeHeader(r.data); err != nil || r.msg.Type != wire.MsgRequest {
 		s.stats.malformed.Add(1)
@@ -354,37 +358,13 @@ func (s *Service) accept(r *Request) {
 		s.active[r] = struct{}{}
 		s.activeMu.Unlock()
 	}
-	select {
-	case s.queue <- r:
-		s.mu.RUnlock()
-	default:
-		s.mu.RUnlock()
+	ok := s.dispatch(r, in)
+	s.mu.RUnlock()
+	if !ok {
 		s.stats.busy.Add(1)
 		s.log.Debug("ptlrpc: queue full, request refused", zap.Stringer("nid", r.peer.NID), zap.Uint64("xid", r.msg.XID))
 		s.replyErr(r, wire.Errno(syscall.EBUSY))
 		s.release(r)
-	}
-}
-
-func (s *Service) worker() {
-	defer s.wg.Done()
-	for {
-		select {
-		case r := <-s.queue:
-			s.stats.running.Add(1)
-			s.serve(r)
-			s.stats.running.Add(-1)
-			s.release(r)
-		case <-s.done:
-			for {
-				select {
-				case r := <-s.queue:
-					s.release(r)
-				default:
-					return
-				}
-			}
-		}
 	}
 }
 
@@ -395,7 +375,7 @@ func (s *Service) release(r *Request) {
 		r.rep.unref()
 	}
 	r.in.unref()
-	*r = Request{svc: s, bop: r.bop}
+	*r = Request{svc: s, bop: r.bop, inl: r.inl}
 	s.reqPool.Put(r)
 }
 
@@ -493,8 +473,10 @@ type ServiceStats struct {
 	Duplicates    uint64 // dropped: a copy of a request still running
 	Stale         uint64 // dropped: sent under an older connection
 	EarlyReplies  uint64
-	Queued        int // waiting for a thread now
-	Running       int // in a handler now
+	Inline        uint64 // run on the goroutine that received them (no hand-off to a worker)
+	Detached      uint64 // of those, how many had their connection handed to a new reader (long or waiting for bulk)
+	Queued        int    // waiting for a thread now
+	Running       int    // in a handler now
 	Threads       int
 	Estimate      ATSnapshot // service time estimate
 }
@@ -506,7 +488,8 @@ func (s *Service) Stats() ServiceStats {
 		Name: s.cfg.Name, Requests: c.requests.Load(), Replies: c.replies.Load(), Errors: c.errors.Load(),
 		Busy: c.busy.Load(), Malformed: c.malformed.Load(), TooBig: c.tooBig.Load(),
 		Reconstructed: c.reconstructed.Load(), Duplicates: c.duplicates.Load(), Stale: c.stale.Load(),
-		EarlyReplies: c.early.Load(), Queued: len(s.queue), Running: int(c.running.Load()),
+		EarlyReplies: c.early.Load(), Inline: c.inline.Load(), Detached: c.detached.Load(),
+		Queued: s.queued(), Running: int(c.running.Load()),
 		Threads: s.cfg.Threads, Estimate: s.at.snapshot(time.Now()),
 	}
 }
