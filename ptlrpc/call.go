@@ -80,11 +80,13 @@ type call struct {
 	replay    bool // Req.Replayable
 	evictions uint64
 	transno   uint64
-	timer     *time.Timer
 	wake      chan struct{} // capacity 1: something below changed
 	// Guarded by imp.mu, for calls on the replay list.
 	replaying bool // being replayed: not to be released
 	dropped   bool // committed while replaying: release after
+	// Guarded by imp.mu while an attempt waits (Import.waiting).
+	deadline     time.Time
+	wprev, wnext *call
 
 	mu            sync.Mutex
 	sending       int   // sends whose last event has not come
@@ -95,6 +97,7 @@ type call struct {
 	finalLen      uint32
 	finalRLen     uint32
 	earlyExtra    time.Duration // extension asked by the latest early reply, not yet applied
+	timedOut      bool          // the import's deadline timer found the attempt overdue
 	bulkMD        *lnet.MDHandle
 	bulkUnlinked  bool
 }
@@ -154,12 +157,12 @@ func (imp *Import) putCall(c *call) {
 	if c.send != nil {
 		c.send.unref()
 	}
-	// Reset field by field: mu, wake and timer are reused as they are.
+	// Reset field by field: mu and wake are reused as they are.
 	c.xid, c.send, c.msg, c.replySize = 0, nil, wire.Msg{}, 0
 	c.bulkOut, c.bulkIn, c.replay, c.evictions, c.transno = nil, nil, false, 0, 0
 	c.replaying, c.dropped = false, false
 	c.sending, c.sendErr, c.rbuf, c.replyUnlinked = 0, nil, nil, false
-	c.final, c.finalLen, c.finalRLen, c.earlyExtra = false, 0, 0, 0
+	c.final, c.finalLen, c.finalRLen, c.earlyExtra, c.timedOut = false, 0, 0, 0, false
 	c.bulkMD, c.bulkUnlinked = nil, false
 	imp.callPool.Put(c)
 }
@@ -278,7 +281,7 @@ func (c *call) attempt(ctx context.Context, conn connState, flags wire.MsgFlags,
 	c.waitFor(func() bool { return c.sending == 0 })
 	rb := imp.replyPool.get(earlyArea + c.replySize)
 	c.mu.Lock()
-	c.rbuf, c.replyUnlinked, c.final, c.sendErr, c.earlyExtra = rb, false, false, nil, 0
+	c.rbuf, c.replyUnlinked, c.final, c.sendErr, c.earlyExtra, c.timedOut = rb, false, false, nil, 0, false
 	c.mu.Unlock()
 	md, err := imp.ln.Attach(imp.cfg.ReplyPortal, lnet.MatchSpec{Source: lnet.ProcessID{NID: conn.peer.NID}, MatchBits: c.xid},
 		lnet.MD{Buf: rb.b, Threshold: lnet.ThresholdInf, Handler: imp.onReplyFn, UserData: c,
@@ -294,12 +297,13 @@ func (c *call) attempt(ctx context.Context, conn connState, flags wire.MsgFlags,
 	if flags&wire.FlagReplay != 0 {
 		m.Transno = c.transno
 	}
+	sent := time.Now()
 	imp.mu.Lock()
 	m.LastXID = imp.lastXIDLocked()
-	changed := imp.changed
+	seq := imp.stateSeq.Load()
+	imp.addWaitingLocked(c, sent.Add(timeout))
 	imp.mu.Unlock()
 	m.Seal(c.send.b)
-	sent := time.Now()
 	if smd, err := imp.ln.Bind(lnet.MD{Buf: c.send.b, Threshold: 1, Handler: imp.onSendFn, UserData: c}); err != nil {
 		c.mu.Lock()
 		c.sendErr = err
@@ -316,13 +320,14 @@ func (c *call) attempt(ctx context.Context, conn connState, flags wire.MsgFlags,
 		}
 	}
 
-	deadline := sent.Add(timeout)
-	c.timer.Reset(timeout)
+	// The wait ends on a reply, a failed send, the import's deadline timer
+	// (which an early reply puts off), the import closing or (with watch)
+	// reconnecting, or ctx: every one but ctx signals c.wake.
 	out, oerr := outTimeout, error(nil)
 wait:
 	for {
 		c.mu.Lock()
-		final, sendErr, extra := c.final, c.sendErr, c.earlyExtra
+		final, sendErr, extra, late := c.final, c.sendErr, c.earlyExtra, c.timedOut
 		c.earlyExtra = 0
 		c.mu.Unlock()
 		switch {
@@ -332,43 +337,41 @@ wait:
 		case sendErr != nil:
 			out, oerr = outSendFailed, sendErr
 			break wait
+		case late:
+			out, oerr = outTimeout, fmt.Errorf("%w: no reply to xid %d after %v", syscall.ETIMEDOUT, c.xid, time.Since(sent))
+			break wait
 		case extra > 0:
 			now := time.Now()
-			deadline = now.Add(extra + imp.netAT.get(now))
-			c.timer.Reset(time.Until(deadline))
 			imp.mu.Lock()
+			c.deadline = now.Add(extra + imp.netAT.get(now))
+			imp.armLocked(c.deadline)
 			imp.stats.early++
 			imp.mu.Unlock()
 		}
-		select {
-		case <-c.wake:
-		case <-c.timer.C:
-			if !time.Now().Before(deadline) {
-				out, oerr = outTimeout, fmt.Errorf("%w: no reply to xid %d after %v", syscall.ETIMEDOUT, c.xid, time.Since(sent))
-				break wait
-			}
-		case <-ctx.Done():
-			out, oerr = outCtx, ctx.Err()
-			break wait
-		case <-imp.closed:
-			out, oerr = outClosed, ErrClosed
-			break wait
-		case <-changedIf(watch, changed):
+		if s := imp.stateSeq.Load(); s != seq {
+			seq = s
 			imp.mu.Lock()
 			st, gen := imp.state, imp.conn.gen
-			changed = imp.changed
 			imp.mu.Unlock()
 			if st == StateClosed {
 				out, oerr = outClosed, ErrClosed
 				break wait
 			}
-			if gen != conn.gen {
+			if watch && gen != conn.gen {
 				out = outReconnected
 				break wait
 			}
 		}
+		select {
+		case <-c.wake:
+		case <-ctx.Done():
+			out, oerr = outCtx, ctx.Err()
+			break wait
+		}
 	}
-	c.timer.Stop()
+	imp.mu.Lock()
+	imp.removeWaitingLocked(c)
+	imp.mu.Unlock()
 	md.Unlink()
 	c.waitFor(func() bool { return c.replyUnlinked })
 	c.mu.Lock()
@@ -408,12 +411,67 @@ wait:
 	return outReply, rep, nil
 }
 
-// changedIf returns ch if watch, else nil (a channel that never fires).
-func changedIf(watch bool, ch chan struct{}) chan struct{} {
-	if watch {
-		return ch
+// addWaitingLocked registers an attempt that waits for its reply until
+// deadline, for the import's deadline timer and state changes.
+func (imp *Import) addWaitingLocked(c *call, deadline time.Time) {
+	c.deadline = deadline
+	c.wprev, c.wnext = imp.waitTail, nil
+	if imp.waitTail != nil {
+		imp.waitTail.wnext = c
+	} else {
+		imp.waitHead = c
 	}
-	return nil
+	imp.waitTail = c
+	imp.armLocked(deadline)
+}
+
+func (imp *Import) removeWaitingLocked(c *call) {
+	if c.wprev != nil {
+		c.wprev.wnext = c.wnext
+	} else {
+		imp.waitHead = c.wnext
+	}
+	if c.wnext != nil {
+		c.wnext.wprev = c.wprev
+	} else {
+		imp.waitTail = c.wprev
+	}
+	c.wprev, c.wnext = nil, nil
+}
+
+// armLocked makes the deadline timer fire by t. The timer is moved only to
+// an earlier time: one timer serves every call of the import, and a call
+// arms nothing as long as an earlier deadline is pending (arming a timer
+// can cost a thread wake-up, more than the rest of a small call).
+func (imp *Import) armLocked(t time.Time) {
+	if imp.dlArmed.IsZero() || t.Before(imp.dlArmed) {
+		imp.dlArmed = t
+		imp.dlTimer.Reset(time.Until(t))
+	}
+}
+
+// onDeadline is the deadline timer: it times out the overdue attempts and
+// arms itself for the earliest deadline left.
+func (imp *Import) onDeadline() {
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	imp.dlArmed = time.Time{}
+	now := time.Now()
+	var next time.Time
+	for c := imp.waitHead; c != nil; c = c.wnext {
+		switch {
+		case !now.Before(c.deadline):
+			c.mu.Lock()
+			c.timedOut = true
+			c.signal()
+			c.mu.Unlock()
+		case next.IsZero() || c.deadline.Before(next):
+			next = c.deadline
+		}
+	}
+	if !next.IsZero() && imp.state != StateClosed {
+		imp.armLocked(next)
+	}
 }
 
 // Call sends req and waits for its reply. It waits while the import is not

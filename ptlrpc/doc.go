@@ -143,5 +143,9 @@
 //
 // Request, reply and call state come from pools; a small RPC allocates a
 // small constant (LNet's MD handles, each bound one with its message, and
-// the Reply value) and nothing in proportion to bulk size.
+// the Reply value) and nothing in proportion to bulk size. No timer is
+// armed per request: arming one can wake a thread, which costs more than a
+// small RPC. An Import times its calls out with one timer, moved only to an
+// earlier deadline; a Service watches its inline runs with one ticker that
+// runs only while requests run inline.
 package ptlrpc

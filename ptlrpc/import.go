@@ -182,6 +182,14 @@ type Import struct {
 	replay        []*call          // replied calls with transno > lastCommitted, by transno
 	evictions     uint64
 	stats         importCounters
+	// Attempts waiting for a reply (call.go: addWaitingLocked), and the one
+	// timer that times them all out, armed for dlArmed (zero: stopped).
+	waitHead, waitTail *call
+	dlTimer            *time.Timer
+	dlArmed            time.Time
+	// stateSeq grows at every state change (under mu; read without it by
+	// waiting attempts, which setStateLocked wakes).
+	stateSeq atomic.Uint64
 }
 
 type importCounters struct {
@@ -208,11 +216,9 @@ func NewImport(cfg ImportConfig) (*Import, error) {
 	imp.onReplyFn = imp.onReply
 	imp.onSendFn = imp.onSend
 	imp.onBulkFn = imp.onBulk
-	imp.callPool.New = func() any {
-		t := time.NewTimer(time.Hour)
-		t.Stop()
-		return &call{imp: imp, wake: make(chan struct{}, 1), timer: t}
-	}
+	imp.callPool.New = func() any { return &call{imp: imp, wake: make(chan struct{}, 1)} }
+	imp.dlTimer = time.AfterFunc(time.Hour, imp.onDeadline)
+	imp.dlTimer.Stop()
 	imp.xid.Store(rand.Uint64()>>8 + 1)
 	imp.ctx, imp.cancel = context.WithCancel(context.Background())
 	return imp, nil
@@ -240,6 +246,12 @@ func (imp *Import) setStateLocked(s State) {
 	imp.state = s
 	close(imp.changed)
 	imp.changed = make(chan struct{})
+	imp.stateSeq.Add(1)
+	for c := imp.waitHead; c != nil; c = c.wnext {
+		c.mu.Lock()
+		c.signal()
+		c.mu.Unlock()
+	}
 }
 
 // Connect starts the import's state machine and waits until it is FULL (or
@@ -581,6 +593,7 @@ func (imp *Import) Close() error {
 	imp.cancel()
 	imp.wg.Wait()
 	imp.calls.Wait()
+	imp.dlTimer.Stop()
 	return nil
 }
 

@@ -132,21 +132,22 @@ func (r *Request) BulkPut(ctx context.Context, src []byte) error {
 }
 
 // bulkOp is a request's server-side bulk transfer state, set by its MD
-// handler. A Request keeps one across its pooled lives (its channel, handler
-// and timer are made once), so a bulk transfer allocates only LNet's MD and
-// message; a Request runs one transfer at a time.
+// handler. A Request keeps one across its pooled lives (its channels and
+// handler are made once), so a bulk transfer allocates only LNet's MD and
+// message; a Request runs one transfer at a time. BulkTimeout is kept by
+// the service's early-reply loop (Service.bulks), not by a timer per
+// transfer.
 type bulkOp struct {
-	done   chan struct{}    // cap 1: signalled after the MD's last event
-	handle func(lnet.Event) // op.onEvent
-	timer  *time.Timer      // BulkTimeout; stopped between transfers
-	n      uint32
-	got    bool // the REPLY (GET) or ACK (PUT) arrived
-	err    error
+	done    chan struct{}    // cap 1: signalled after the MD's last event
+	expired chan struct{}    // cap 1: signalled when BulkTimeout passed
+	handle  func(lnet.Event) // op.onEvent
+	n       uint32
+	got     bool // the REPLY (GET) or ACK (PUT) arrived
+	err     error
 }
 
 func newBulkOp() *bulkOp {
-	op := &bulkOp{done: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
-	op.timer.Stop()
+	op := &bulkOp{done: make(chan struct{}, 1), expired: make(chan struct{}, 1)}
 	op.handle = op.onEvent
 	return op
 }
@@ -192,15 +193,19 @@ func (r *Request) bulk(ctx context.Context, b []byte, put bool) (int, error) {
 	// on: that connection must not wait for this handler (threads.go).
 	r.detach()
 	var why error
-	op.timer.Reset(s.cfg.BulkTimeout)
+	select {
+	case <-op.expired: // from an earlier transfer
+	default:
+	}
+	s.watchBulk(op, time.Now().Add(s.cfg.BulkTimeout))
 	select {
 	case <-op.done:
-	case <-op.timer.C:
+	case <-op.expired:
 		why = context.DeadlineExceeded
 	case <-ctx.Done():
 		why = ctx.Err()
 	}
-	op.timer.Stop()
+	s.unwatchBulk(op)
 	if why != nil {
 		md.Unlink()
 		<-op.done

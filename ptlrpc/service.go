@@ -134,6 +134,7 @@ type Service struct {
 
 	activeMu sync.Mutex
 	active   map[*Request]struct{} // requests with a client deadline, for early replies
+	bulks    map[*bulkOp]time.Time // bulk transfers in progress and their deadlines
 
 	stats serviceCounters
 }
@@ -159,6 +160,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		done:      make(chan struct{}),
 		watchKick: make(chan struct{}, 1),
 		active:    map[*Request]struct{}{},
+		bulks:     map[*bulkOp]time.Time{},
 	}
 	s.reqPool.New = func() any { return &Request{svc: s} }
 	s.onReqFn = s.onRequestEvent
@@ -389,10 +391,24 @@ func (s *Service) deactivate(r *Request) {
 	s.activeMu.Unlock()
 }
 
-// earlyLoop sends early replies for requests whose client deadline nears.
+// watchBulk has the early-reply loop signal op.expired once deadline passed.
+func (s *Service) watchBulk(op *bulkOp, deadline time.Time) {
+	s.activeMu.Lock()
+	s.bulks[op] = deadline
+	s.activeMu.Unlock()
+}
+
+func (s *Service) unwatchBulk(op *bulkOp) {
+	s.activeMu.Lock()
+	delete(s.bulks, op)
+	s.activeMu.Unlock()
+}
+
+// earlyLoop sends early replies for requests whose client deadline nears,
+// and ends bulk transfers that ran past BulkTimeout.
 func (s *Service) earlyLoop() {
 	defer s.wg.Done()
-	tick := time.NewTicker(max(s.cfg.AT.EarlyMargin/4, time.Millisecond))
+	tick := time.NewTicker(max(min(s.cfg.AT.EarlyMargin, s.cfg.BulkTimeout)/4, time.Millisecond))
 	defer tick.Stop()
 	type early struct {
 		peer  lnet.ProcessID
@@ -423,6 +439,14 @@ func (s *Service) earlyLoop() {
 				m := r.early
 				m.Timeout = durMS(extra)
 				due = append(due, early{peer: r.peer, extra: extra, msg: m})
+			}
+			for op, deadline := range s.bulks {
+				if !now.Before(deadline) {
+					select {
+					case op.expired <- struct{}{}:
+					default:
+					}
+				}
 			}
 			s.activeMu.Unlock()
 			for i := range due {
