@@ -169,12 +169,17 @@ func (in *inode) refreshLayout(ctx context.Context) error {
 	return nil
 }
 
-// wrote notes that data was written at time now.
+// wrote notes that data was written at time now. The first write ends
+// what the client knew of the file's size as a fresh file (mdcache.go).
 func (in *inode) wrote(now int64) {
 	in.mu.Lock()
+	first := !in.written
 	in.written = true
 	in.mtime = max(in.mtime, now)
 	in.mu.Unlock()
+	if first {
+		in.fs.written(in.fid)
+	}
 }
 
 // local returns what this client knows beyond the servers: the end of the
@@ -187,8 +192,9 @@ func (in *inode) local() (end uint64, mtime int64) {
 }
 
 // fileAttr completes the MDT's attributes a of a regular file with what
-// its objects say (size, blocks, latest times: a glimpse of every object)
-// and what this client has cached of it.
+// its objects say (size, blocks, latest times: a glimpse of every object,
+// unless the file is fresh here: mdcache.go) and what this client has
+// cached of it.
 func (fs *FS) fileAttr(ctx context.Context, fid wire.FID, a *wire.Attr, raw []byte) error {
 	if a.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil
@@ -198,10 +204,15 @@ func (fs *FS) fileAttr(ctx context.Context, fid wire.FID, a *wire.Attr, raw []by
 		return err
 	}
 	var sz lov.Size
-	if lay != nil {
+	if lay != nil && !fs.fresh(fid) {
 		if sz, err = lov.Glimpse(ctx, fs, lay); err != nil {
 			return err
 		}
+	} else if lay != nil {
+		// A fresh file's objects are as the MDT created them: empty
+		// (mdEntry.fresh); its size and times are the MDT's and what
+		// this client caches.
+		sz.Size, sz.Blocks = a.Size, a.Blocks
 	}
 	a.Size, a.Blocks = sz.Size, sz.Blocks
 	a.Mtime, a.Ctime = max(a.Mtime, sz.Mtime), max(a.Ctime, sz.Ctime)

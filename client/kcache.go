@@ -18,12 +18,13 @@ import (
 //     keeps is resolved for any caller, so it keeps only names that any
 //     caller may resolve; other names are looked up every time, and the
 //     MDT (or the cached parent's mode) decides.
-//   - The attributes of an inode other than a directory or a regular file
-//     (a symlink, a FIFO...), when they are the ones cached under its lock.
-//     A directory's times and link count change with every name made in
-//     it, which takes no lock on it; a regular file's size and times
-//     change with writes to its objects, which the MDT does not see. Both
-//     are asked for every time.
+//   - The attributes of an inode other than a directory (a symlink, a
+//     FIFO...), when they are the ones cached under its lock; of a regular
+//     file only while it is fresh (mdEntry.fresh: created here, written by
+//     no one since) and not open here. A directory's times and link count
+//     change with every name made in it, which takes no lock on it; a
+//     regular file's size and times change with writes to its objects,
+//     which the MDT does not see. They are asked for every time.
 //
 // When a lock goes (a blocking callback, LRU aging, an eviction), its
 // Cancel hook queues the invalidation of what the kernel keeps under it:
@@ -93,6 +94,15 @@ func (k *kernelCache) dropLocked(fid wire.FID, bound []dentry) {
 	k.inval.Invalidate(names, fids)
 }
 
+// dropAttrsLocked queues the invalidation of fid's attributes, if the
+// kernel keeps them.
+func (k *kernelCache) dropAttrsLocked(fid wire.FID) {
+	if _, ok := k.attrs[fid]; ok && k.inval != nil {
+		delete(k.attrs, fid)
+		k.inval.Invalidate(nil, []wire.FID{fid})
+	}
+}
+
 // dropAllLocked queues the invalidation of everything the kernel keeps.
 func (k *kernelCache) dropAllLocked() {
 	if k.inval == nil {
@@ -153,7 +163,16 @@ func (fs *FS) Cacheable(parent wire.FID, name string, fid wire.FID, a *wire.Attr
 		return 0, 0
 	}
 	typ := e.rep.Attr.Mode & syscall.S_IFMT
-	keepAttr := typ != syscall.S_IFDIR && typ != syscall.S_IFREG && sameMDAttr(a, &e.rep.Attr)
+	var keepAttr bool
+	switch typ {
+	case syscall.S_IFDIR:
+	case syscall.S_IFREG:
+		// A fresh file's whole attributes are known (the size is the
+		// MDT's plus this client's writes: none while it stays fresh).
+		keepAttr = e.fresh && a != nil && sameMDAttr(a, &e.rep.Attr) && fs.openedInode(fid) == nil
+	default:
+		keepAttr = sameMDAttr(a, &e.rep.Attr)
+	}
 	keepName := false
 	if !parent.IsZero() && name != "" && name != "." && name != ".." {
 		if b, ok := fs.md.lookup(dentry{parent, name}); ok && b.fid == fid && b.lock == l {

@@ -62,6 +62,12 @@ type mdEntry struct {
 	granted time.Time // taken after Enqueue returned: the grant was before
 	inc     uint64    // the MDT instance that granted it; 0: unknown, never served
 	rep     *wire.InodeReply
+	// fresh: a regular file this client created whose objects no one
+	// else may have written while the lock is held (the MDT granted it
+	// with the OPEN bit, which every other open for writing calls back)
+	// and this client has not written since: its size is rep's (0) plus
+	// what this client caches.
+	fresh bool
 }
 
 // dentry is a name in a directory.
@@ -357,7 +363,8 @@ func (fs *FS) intent(m *mdc.MDC, parent wire.FID, name string, r *wire.InodeRepl
 	rep := *r
 	rep.Handle, rep.Created, rep.Lock = 0, false, nil
 	keep, target := true, l
-	e := &mdEntry{granted: time.Now(), inc: inc, rep: &rep}
+	e := &mdEntry{granted: time.Now(), inc: inc, rep: &rep,
+		fresh: r.Created && l.Desc().Policy.Bits&wire.InodeLockOpen != 0}
 	if old := m.Locks().Match(mdDesc(r.FID)); old != nil {
 		defer old.Release()
 		if oe := entryOf(old); old != l && fs.usable(m, oe) {
@@ -370,6 +377,45 @@ func (fs *FS) intent(m *mdc.MDC, parent wire.FID, name string, r *wire.InodeRepl
 		fs.md.bind(dentry{parent, name}, r.FID, target)
 	}
 	return keep
+}
+
+// fresh reports whether this client knows fid's size without asking its
+// objects (mdEntry.fresh), under a lock it holds now.
+func (fs *FS) fresh(fid wire.FID) bool {
+	m, err := fs.lmv.Route(fid)
+	if err != nil || m.Locks() == nil {
+		return false
+	}
+	l := m.Locks().Match(mdDesc(fid))
+	if l == nil {
+		return false
+	}
+	defer l.Release()
+	e := entryOf(l)
+	return e != nil && e.fresh && fs.usable(m, e)
+}
+
+// written ends what this client knew of fid's size as a fresh file: it
+// wrote to it. The kernel's copy of its attributes goes too.
+func (fs *FS) written(fid wire.FID) {
+	m, err := fs.lmv.Route(fid)
+	if err != nil || m.Locks() == nil {
+		return
+	}
+	l := m.Locks().Match(mdDesc(fid))
+	if l == nil {
+		return
+	}
+	defer l.Release()
+	if e := entryOf(l); e != nil && e.fresh {
+		n := *e
+		n.fresh = false
+		l.SetData(&n)
+		c := &fs.md
+		c.mu.Lock()
+		c.kernel.dropAttrsLocked(fid)
+		c.mu.Unlock()
+	}
 }
 
 // mayExec reports whether c may search a directory with attributes a, as

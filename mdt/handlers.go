@@ -110,7 +110,7 @@ func (s *Server) getattrName(ctx context.Context, req *ptlrpc.Request) error {
 	if err != nil {
 		return err
 	}
-	a, lock := s.intentRead(ctx, req, r.Lock, r.Parent, r.Name, a)
+	a, lock := s.intentRead(ctx, req, r.Lock, wire.IntentBits, r.Parent, r.Name, a)
 	return s.replyIntent(ctx, req, a, nil, lock)
 }
 
@@ -139,9 +139,9 @@ func (s *Server) replyIntent(ctx context.Context, req *ptlrpc.Request, a mdd.Att
 // the grant would call no lock back, so a name that no longer binds to
 // a.FID gets the lock given back. It returns the attributes to reply and
 // the lock, nil when none was granted.
-func (s *Server) intentRead(ctx context.Context, req *ptlrpc.Request, h wire.LockHandle, parent wire.FID, name string,
-	a mdd.Attr) (mdd.Attr, *wire.LockReply) {
-	lock := s.intentLock(req, h, a.FID)
+func (s *Server) intentRead(ctx context.Context, req *ptlrpc.Request, h wire.LockHandle, bits uint64, parent wire.FID,
+	name string, a mdd.Attr) (mdd.Attr, *wire.LockReply) {
+	lock := s.intentLock(req, h, a.FID, bits)
 	if lock == nil {
 		return a, nil
 	}
@@ -163,10 +163,11 @@ func (s *Server) intentRead(ctx context.Context, req *ptlrpc.Request, h wire.Loc
 }
 
 // intentLock grants the client of req its intent lock h (0: none asked
-// for) on f: a PR lock of wire.IntentBits, at once or not at all (an
-// intent never waits for other clients). A replayed request gets none:
-// the client's locks of the old instance are gone.
-func (s *Server) intentLock(req *ptlrpc.Request, h wire.LockHandle, f wire.FID) *wire.LockReply {
+// for) on f: a PR lock of bits (wire.IntentBits, and OPEN for a fresh
+// file: fresh.go), at once or not at all (an intent never waits for other
+// clients). A replayed request gets none: the client's locks of the old
+// instance are gone.
+func (s *Server) intentLock(req *ptlrpc.Request, h wire.LockHandle, f wire.FID, bits uint64) *wire.LockReply {
 	if h == 0 || req.IsReplay() || req.Export() == nil {
 		return nil
 	}
@@ -174,7 +175,7 @@ func (s *Server) intentLock(req *ptlrpc.Request, h wire.LockHandle, f wire.FID) 
 		return nil // the lock would outlive a departed client's reaping
 	}
 	rep, err := s.ns.Enqueue(req.Export(), &wire.LockRequest{Desc: wire.LockDesc{Res: wire.ResIDOfFID(f),
-		Type: wire.LockIBits, Mode: wire.LockPR, Policy: wire.Policy{Bits: wire.IntentBits}},
+		Type: wire.LockIBits, Mode: wire.LockPR, Policy: wire.Policy{Bits: bits}},
 		Flags: wire.LockFlagBlockNoWait, Handle: h})
 	if err != nil || rep.Flags.Blocked() {
 		return nil

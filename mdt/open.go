@@ -85,6 +85,9 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 		return err
 	}
 	write := flags&(os.O_WRONLY|os.O_RDWR) != 0
+	if created {
+		defer s.fresh.take(a.FID) // whatever becomes of the reply
+	}
 	// From here on the inode is open: undo that on failure.
 	fail := func(err error) error {
 		if _, _, cerr := s.mdd.Close(context.WithoutCancel(ctx), a.FID); cerr != nil {
@@ -93,6 +96,16 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 		return err
 	}
 	if !created && a.Type() == store.TypeReg {
+		if write {
+			// A creator that knows the size of its fresh file holds the
+			// OPEN bit: call it back (fresh.go).
+			s.fresh.openedForWrite(a.FID)
+			release, err := s.lockObjects(ctx, objLock{a.FID, wire.InodeLockOpen})
+			if err != nil {
+				return fail(err)
+			}
+			release()
+		}
 		if flags&os.O_TRUNC != 0 {
 			// The client truncates the objects; the MDT keeps the size.
 			release, err := s.lockObjects(ctx, objLock{a.FID, bitsAttr})
@@ -120,7 +133,16 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 	if !st.add(h, openHandle{fid: a.FID, write: write}) {
 		return fail(fmt.Errorf("%w: the client was evicted", ErrNoExport))
 	}
-	a, lock := s.intentRead(ctx, req, r.Lock, r.Parent, r.Name, a)
+	bits := wire.IntentBits
+	if created && a.Type() == store.TypeReg {
+		bits |= wire.InodeLockOpen // taken back below unless fresh
+	}
+	a, lock := s.intentRead(ctx, req, r.Lock, bits, r.Parent, r.Name, a)
+	if lock != nil && bits&wire.InodeLockOpen != 0 && !s.fresh.take(a.FID) {
+		// Opened for writing since its create: its size is not known.
+		s.ns.Cancel(req.Export(), []wire.LockHandle{lock.Handle})
+		a, lock = s.intentRead(ctx, req, r.Lock, wire.IntentBits, r.Parent, r.Name, a)
+	}
 	if lock != nil && a.Type() == store.TypeReg {
 		// The layout, read again under the lock too.
 		nb, err := s.layoutOf(ctx, a)

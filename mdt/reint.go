@@ -189,7 +189,7 @@ func (s *Server) create(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r
 		return err
 	}
 	req.SetTransno(tn)
-	b, lock := s.intentRead(ctx, req, r.Lock, r.Parent, r.Name, a)
+	b, lock := s.intentRead(ctx, req, r.Lock, wire.IntentBits, r.Parent, r.Name, a)
 	if lock != nil {
 		a, blob = b, nil // the layout too is read again under the lock
 	}
@@ -210,7 +210,11 @@ func (s *Server) createFile(ctx context.Context, c mdd.Creds, parent wire.FID, n
 	if err != nil {
 		return mdd.Attr{}, nil, 0, err
 	}
-	a, tn, err := s.mdd.Create(ctx, c, parent, name, mdd.CreateArgs{Mode: mode, Layout: blob, Open: open})
+	args := mdd.CreateArgs{Mode: mode, Layout: blob, Open: open}
+	if open {
+		args.OnCommit = s.fresh.created
+	}
+	a, tn, err := s.mdd.Create(ctx, c, parent, name, args)
 	if err != nil {
 		s.lod.Release(l, nil)
 		return mdd.Attr{}, nil, 0, err

@@ -50,6 +50,7 @@ type Server struct {
 	svc   *ptlrpc.Service
 	ns    *ldlm.Namespace // the target's locks (ldlm.go)
 	stats mdStats
+	fresh freshFiles // files being created by an open (fresh.go)
 
 	mgc    MGC
 	ownMGC *mgc.Client // the MGS client the server made, closed by Close

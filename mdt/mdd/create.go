@@ -34,6 +34,10 @@ type CreateArgs struct {
 	// Open also opens the new inode in the same operation (open(O_CREAT)),
 	// without a permission check, as POSIX has for the creating open.
 	Open bool
+	// OnCommit, if set, is called with the new inode's FID once the create
+	// committed, on the committer goroutine: before any later operation
+	// of the store (an open of the new inode included) runs.
+	OnCommit func(f wire.FID)
 }
 
 // Create makes a regular file name in directory parent.
@@ -152,6 +156,9 @@ func (m *MDD) create(ctx context.Context, c Creds, parent wire.FID, name string,
 		}
 		if a.Open {
 			m.addOpen(o.t, f, 1)
+		}
+		if a.OnCommit != nil {
+			o.t.OnCommit(func() { a.OnCommit(f) })
 		}
 		out = o.attr(f)
 		return nil

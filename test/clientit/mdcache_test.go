@@ -14,9 +14,14 @@ import (
 
 // mdcRPCs returns how many RPCs fs's MDCs sent (lctl get_param
 // mdc.*.stats, every opcode).
-func mdcRPCs(t *testing.T, fs *client.FS) uint64 {
+func mdcRPCs(t *testing.T, fs *client.FS) uint64 { return rpcs(t, fs, "mdc.*.stats") }
+
+// oscRPCs returns how many RPCs fs's OSCs sent.
+func oscRPCs(t *testing.T, fs *client.FS) uint64 { return rpcs(t, fs, "osc.*.stats") }
+
+func rpcs(t *testing.T, fs *client.FS, param string) uint64 {
 	t.Helper()
-	vals, err := fs.Node().Params.Get("mdc.*.stats")
+	vals, err := fs.Node().Params.Get(param)
 	if err != nil || len(vals) == 0 {
 		t.Fatalf("mdc stats: %v %v", vals, err)
 	}
@@ -167,13 +172,15 @@ func TestIntentLocks(t *testing.T) {
 	f, fid, _, err := a.Create(ctx, dir, "f", syscall.O_CREAT|syscall.O_WRONLY, 0o644)
 	must(t, err)
 	must(t, f.Release(ctx))
-	before := mdcRPCs(t, a)
+	before, obefore := mdcRPCs(t, a), oscRPCs(t, a)
 	got, _, err := a.Lookup(ctx, dir, "f")
 	must(t, err)
-	_, err = a.GetAttr(ctx, fid)
+	attr, err := a.GetAttr(ctx, fid)
 	must(t, err)
-	if n := mdcRPCs(t, a) - before; n != 0 || got != fid {
-		t.Errorf("the creator's lookup and stat of its new file: %v, %d MDC RPCs", got, n)
+	// The creator knows the new file is empty: no glimpse either.
+	if n, o := mdcRPCs(t, a)-before, oscRPCs(t, a)-obefore; n != 0 || o != 0 || got != fid || attr.Size != 0 {
+		t.Errorf("the creator's lookup and stat of its new file: %v size %d, %d MDC RPCs, %d OST RPCs",
+			got, attr.Size, n, o)
 	}
 	d, _, err := b.Lookup(ctx, b.Root(), "d")
 	must(t, err)
@@ -190,6 +197,33 @@ func TestIntentLocks(t *testing.T) {
 	must(t, err)
 	if n := mdcRPCs(t, b) - before; n != 0 {
 		t.Errorf("its next lookup and stat: %d MDC RPCs", n)
+	}
+	// Another client's write: the creator learns the size from the objects.
+	w, err := b.Open(ctx, fid, syscall.O_WRONLY)
+	must(t, err)
+	if _, err := w.WriteAt(ctx, []byte("0123456789"), 0); err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.Flush(ctx))
+	if attr, err := a.GetAttr(ctx, fid); err != nil || attr.Size != 10 {
+		t.Errorf("the creator sees size %d after another client wrote 10 bytes (%v)", attr.Size, err)
+	}
+	must(t, w.Release(ctx))
+	// And its own writes, to a file it created.
+	f, fid2, _, err := a.Create(ctx, dir, "f2", syscall.O_CREAT|syscall.O_RDWR, 0o644)
+	must(t, err)
+	if _, err := f.WriteAt(ctx, []byte("abc"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if attr, err := a.GetAttr(ctx, fid2); err != nil || attr.Size != 3 {
+		t.Errorf("the creator sees size %d after writing 3 bytes (%v)", attr.Size, err)
+	}
+	must(t, f.Release(ctx))
+	if attr, err := a.GetAttr(ctx, fid2); err != nil || attr.Size != 3 {
+		t.Errorf("the creator sees size %d after writing 3 bytes and closing (%v)", attr.Size, err)
+	}
+	if attr, err := b.GetAttr(ctx, fid2); err != nil || attr.Size != 3 {
+		t.Errorf("another client sees size %d after the creator wrote 3 bytes (%v)", attr.Size, err)
 	}
 	// The lock is called back by a change as any other.
 	_, err = a.SetAttr(ctx, fid, wire.Attr{Valid: wire.AttrMode, Mode: 0o600})
