@@ -22,6 +22,9 @@ type OST struct {
 	// read-only: it gets no new objects.
 	Avail bool
 	Pools []string // the pools the OST belongs to
+	// Server names the OSS serving the OST (its primary NID): round-robin
+	// alternates servers. Empty: a server of its own.
+	Server string
 }
 
 // full reports whether the OST is out of space for new objects: nothing
@@ -64,8 +67,9 @@ func (rr *RoundRobin) uint64n(n uint64) uint64 {
 // any OST). Unavailable and full OSTs and OSTs outside the pool are
 // skipped. With an offset, the OSTs after it are taken in index order.
 // Otherwise, while the candidates are balanced (free space within
-// ThresholdRR percent) they are taken round-robin in index order, each
-// allocation starting where the last one ended; when imbalanced they are
+// ThresholdRR percent) they are taken round-robin, alternating servers
+// (OST.Server) and in index order within each, each allocation starting
+// where the last one ended; when imbalanced they are
 // drawn at random weighted by free space, without repeats. It fails with
 // ErrNotEnough when fewer than count OSTs are available. rr may be nil
 // (no memory between calls).
@@ -159,14 +163,16 @@ func consecutive(usable []OST, idx uint32, n int) []uint32 {
 	return out
 }
 
-// roundRobin takes n consecutive OSTs from where the last allocation
-// ended. The first allocation starts at a random OST. When an allocation
-// wraps around the end of the list and the stripe count does not precess
-// by itself (len % n != 1), the next start moves one further, so files do
-// not keep landing on the same groups of OSTs (Lustre's lqr_offset_idx).
+// roundRobin takes n consecutive OSTs of the server-interleaved order
+// (rrOrder) from where the last allocation ended. The first allocation
+// starts at a random OST. When an allocation wraps around the end of the
+// list and the stripe count does not precess by itself (len % n != 1),
+// the next start moves one further, so files do not keep landing on the
+// same groups of OSTs (Lustre's lqr_offset_idx).
 func (rr *RoundRobin) roundRobin(usable []OST, n int) []uint32 {
+	order := rrOrder(usable)
 	if rr == nil {
-		return consecutive(usable, 0, n)
+		return indexes(order, 0, n)
 	}
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
@@ -174,13 +180,59 @@ func (rr *RoundRobin) roundRobin(usable []OST, n int) []uint32 {
 		rr.started = true
 		rr.next = usable[rr.uint64n(uint64(len(usable)))].Index
 	}
-	at := startAt(usable, rr.next)
-	out := consecutive(usable, usable[at].Index, n)
+	at := slices.IndexFunc(order, func(o OST) bool { return o.Index == rr.next })
+	if at < 0 { // the OST went away: go on from the next index up
+		next := usable[startAt(usable, rr.next)].Index
+		at = slices.IndexFunc(order, func(o OST) bool { return o.Index == next })
+	}
+	out := indexes(order, at, n)
 	end := at + n // position after the last one taken, unwrapped
-	if end >= len(usable) && n > 1 && len(usable)%n != 1 {
+	if end >= len(order) && n > 1 && len(order)%n != 1 {
 		end++
 	}
-	rr.next = usable[end%len(usable)].Index
+	rr.next = order[end%len(order)].Index
+	return out
+}
+
+// indexes returns the indexes of n OSTs of order from position at, wrapping.
+func indexes(order []OST, at, n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = order[(at+i)%len(order)].Index
+	}
+	return out
+}
+
+// rrOrder is the order round-robin walks the usable OSTs (sorted by index)
+// in: one OST of each server in turn, as Lustre's allocator spreads the
+// stripes of a file, and consecutive files, over its OSSs. Servers come in
+// the order of their lowest OST index, and each server's OSTs in index
+// order: OSS0 with OSTs 0 and 1 and OSS1 with 2 and 3 give 0, 2, 1, 3.
+func rrOrder(usable []OST) []OST {
+	var servers [][]OST
+	at := map[string]int{}
+	for _, o := range usable {
+		i, ok := at[o.Server]
+		if !ok || o.Server == "" {
+			i = len(servers)
+			servers = append(servers, nil)
+			if o.Server != "" {
+				at[o.Server] = i
+			}
+		}
+		servers[i] = append(servers[i], o)
+	}
+	if len(servers) == len(usable) {
+		return usable
+	}
+	out := make([]OST, 0, len(usable))
+	for round := 0; len(out) < len(usable); round++ {
+		for _, s := range servers {
+			if round < len(s) {
+				out = append(out, s[round])
+			}
+		}
+	}
 	return out
 }
 

@@ -286,3 +286,48 @@ func TestConcurrentPicks(t *testing.T) {
 		}
 	}
 }
+
+// Round-robin alternates servers: with two OSTs on each of two OSSs,
+// consecutive single-stripe files go to one OSS, then the other, and a
+// two-stripe file spans both.
+func TestRoundRobinAlternatesServers(t *testing.T) {
+	osts := equal(4)
+	for i := range osts {
+		osts[i].Server = []string{"oss0", "oss0", "oss1", "oss1"}[i]
+	}
+	server := func(idx uint32) string { return osts[idx].Server }
+	rr := seeded(3)
+	var prev string
+	seen := map[uint32]int{}
+	for i := range 8 {
+		got, err := qos.Pick(osts, 1, -1, "", rr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := server(got[0]); i > 0 && s == prev {
+			t.Fatalf("file %d on OST %d of %s, as the file before it", i, got[0], s)
+		} else {
+			prev = s
+		}
+		seen[got[0]]++
+	}
+	for i := range uint32(4) {
+		if seen[i] != 2 {
+			t.Fatalf("OST %d used %d times in two rounds: %v", i, seen[i], seen)
+		}
+	}
+	for range 4 {
+		got, err := qos.Pick(osts, 2, -1, "", rr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if server(got[0]) == server(got[1]) {
+			t.Fatalf("two stripes %v on one server", got)
+		}
+	}
+	// An explicit offset still takes OSTs in index order.
+	got, err := qos.Pick(osts, 2, 0, "", rr)
+	if err != nil || !slices.Equal(got, []uint32{0, 1}) {
+		t.Fatalf("offset 0: %v %v", got, err)
+	}
+}

@@ -218,6 +218,8 @@ func (d *Device) QOS() qos.OST {
 		Free:  d.statfs.BAvail * bs,
 		Total: d.statfs.Blocks * bs,
 		Avail: connected && fresh && d.statfs.State&unavailable == 0 && (d.avail > 0 || d.createErr == nil),
+		// The primary server: round-robin spreads files over OSSs.
+		Server: d.cfg.NIDs[0].String(),
 	}
 }
 
