@@ -14,7 +14,8 @@
 //     index order are taken (wrapping); the round-robin state is untouched.
 //   - Otherwise, while the candidates are balanced (the least free space is
 //     within ThresholdRR, default 17%, of the most), OSTs are taken
-//     round-robin in index order, each allocation starting where the last
+//     round-robin, one OST of each server (OST.Server) in turn and each
+//     server's in index order, each allocation starting where the last
 //     one ended, the very first at a random OST, with a one-step
 //     precession after a wrap so files do not keep the same OST groups.
 //   - When imbalanced, OSTs are drawn at random without repeats, each draw
