@@ -133,6 +133,14 @@ func (c *mdCache) lookup(d dentry) (boundName, bool) {
 	return b, ok
 }
 
+// boundFID returns what parent/name is bound to in the cache (zero if
+// nothing): the inode an unlink of it will lock, whose locks it gives up
+// early.
+func (c *mdCache) boundFID(parent wire.FID, name string) wire.FID {
+	b, _ := c.lookup(dentry{parent, name})
+	return b.fid
+}
+
 func mdDesc(fid wire.FID) wire.LockDesc {
 	return wire.LockDesc{Res: wire.ResIDOfFID(fid), Type: wire.LockIBits, Mode: wire.LockPR,
 		Policy: wire.Policy{Bits: mdBits}}

@@ -250,7 +250,7 @@ func (fs *FS) Unlink(ctx context.Context, parent wire.FID, name string) error {
 	if err != nil {
 		return err
 	}
-	return m.Unlink(ctx, parent, name, false)
+	return m.Unlink(ctx, parent, name, false, fs.md.boundFID(parent, name))
 }
 
 // Rmdir removes an empty directory.
@@ -260,7 +260,7 @@ func (fs *FS) Rmdir(ctx context.Context, parent wire.FID, name string) error {
 	if err != nil {
 		return err
 	}
-	return m.Unlink(ctx, parent, name, true)
+	return m.Unlink(ctx, parent, name, true, fs.md.boundFID(parent, name))
 }
 
 // Rename renames srcParent/srcName to dstParent/dstName; flags

@@ -272,6 +272,9 @@ func (s *Server) defaults(ctx context.Context, parent wire.FID) (pdef, rdef *lay
 }
 
 func (s *Server) unlink(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *wire.UnlinkRequest) error {
+	if len(r.Cancels.Handles) > 0 && req.Export() != nil && !req.IsReplay() {
+		s.ns.Cancel(req.Export(), r.Cancels.Handles)
+	}
 	release, err := s.lockNames(ctx, bitsName, []nameRef{{r.Parent, r.Name}})
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ func sampleBodies() []Body {
 		&CloseRequest{FID: fid, Handle: 3, Attr: attr},
 		&LinkRequest{FID: fid, Parent: RootFID, Name: "h"},
 		&UnlinkRequest{Parent: RootFID, Name: "u", Dir: true},
+		&UnlinkRequest{Parent: RootFID, Name: "u", Cancels: CancelList{Handles: []LockHandle{7, 8}}},
 		&RenameRequest{SrcParent: RootFID, SrcName: "a", DstParent: fid, DstName: "b", Flags: RenameExchange},
 		&SetxattrRequest{FID: fid, Name: "user.k", Value: []byte("v"), Flags: XattrCreate},
 		&GetxattrRequest{FID: fid, Name: "user.k", Size: 100},

@@ -292,13 +292,28 @@ type UnlinkRequest struct {
 	Parent FID
 	Name   string
 	Dir    bool
+	// Cancels are the client's locks on the inode the name binds to,
+	// given up with the request (Lustre's early lock cancel): the MDT
+	// cancels them before it locks the inode, instead of calling them
+	// back.
+	Cancels CancelList
 }
 
 // Encode implements Body.
-func (r *UnlinkRequest) Encode(e *Encoder) { e.FID(r.Parent); e.String(r.Name); e.Bool(r.Dir) }
+func (r *UnlinkRequest) Encode(e *Encoder) {
+	e.FID(r.Parent)
+	e.String(r.Name)
+	e.Bool(r.Dir)
+	r.Cancels.Encode(e)
+}
 
 // Decode implements Body.
-func (r *UnlinkRequest) Decode(d *Decoder) { r.Parent = d.FID(); r.Name = name(d); r.Dir = d.Bool() }
+func (r *UnlinkRequest) Decode(d *Decoder) {
+	r.Parent = d.FID()
+	r.Name = name(d)
+	r.Dir = d.Bool()
+	r.Cancels.Decode(d)
+}
 
 // Rename flags (renameat2).
 const (

@@ -156,9 +156,17 @@ func (m *MDC) Link(ctx context.Context, fid, parent wire.FID, name string) (*wir
 	return &r, nil
 }
 
-// Unlink removes parent/name (REINT_UNLINK); dir makes it rmdir.
-func (m *MDC) Unlink(ctx context.Context, parent wire.FID, name string, dir bool) error {
-	return m.reint(ctx, wire.ReintUnlink, &wire.UnlinkRequest{Parent: parent, Name: name, Dir: dir}, "unlink "+name, nil)
+// Unlink removes parent/name (REINT_UNLINK); dir makes it rmdir. child,
+// if not zero, is the inode the name is known to bind to: this client's
+// unused locks on it are given up with the request (early lock cancel)
+// rather than called back by the MDT.
+func (m *MDC) Unlink(ctx context.Context, parent wire.FID, name string, dir bool, child wire.FID) error {
+	req := &wire.UnlinkRequest{Parent: parent, Name: name, Dir: dir}
+	if m.locks != nil && !child.IsZero() {
+		req.Cancels.Handles = m.locks.EarlyCancel(wire.LockDesc{Res: wire.ResIDOfFID(child), Type: wire.LockIBits,
+			Mode: wire.LockEX, Policy: wire.Policy{Bits: wire.InodeLockLookup | wire.InodeLockUpdate | wire.InodeLockPerm}})
+	}
+	return m.reint(ctx, wire.ReintUnlink, req, "unlink "+name, nil)
 }
 
 // Rename is REINT_RENAME (flags: wire.RenameNoReplace, wire.RenameExchange).

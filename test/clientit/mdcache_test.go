@@ -235,4 +235,17 @@ func TestIntentLocks(t *testing.T) {
 	if _, _, err := b.Lookup(ctx, d, "f"); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("b looks up the unlinked name: %v", err)
 	}
+	// Unlinking a file whose lock it holds, a client gives the lock up
+	// with the request: the MDT calls nothing back.
+	f, _, _, err = a.Create(ctx, dir, "f3", syscall.O_CREAT|syscall.O_WRONLY, 0o644)
+	must(t, err)
+	must(t, f.Release(ctx))
+	asts := c.mds.Namespace().Stats().BLASTs
+	must(t, a.Unlink(ctx, dir, "f3"))
+	if n := c.mds.Namespace().Stats().BLASTs - asts; n != 0 {
+		t.Errorf("unlink of a name the client caches: %d blocking callbacks", n)
+	}
+	if _, _, err := a.Lookup(ctx, dir, "f3"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("a looks up the name it unlinked: %v", err)
+	}
 }
