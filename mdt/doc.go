@@ -131,7 +131,15 @@
 // reads the name's binding, the attributes and the layout again under it,
 // and returns the lock in InodeReply.Lock. A first lookup (or create)
 // costs one RPC and leaves the client caching under a lock. A replayed
-// request gets no lock. A handler waiting for a lock holds a service thread until the
+// request gets no lock. The creating open of a regular file also grants
+// the OPEN bit when no other open for writing came since the create
+// committed (fresh.go): with it the creator knows the new file is empty
+// without glimpsing the OSTs, so every open for writing of an existing
+// regular file takes EX on the OPEN bit first.
+//
+// Early lock cancel: an unlink or rmdir carries the handles of the
+// client's own locks on the inode (UnlinkRequest.Cancels), cancelled
+// before the inode is locked rather than called back. A handler waiting for a lock holds a service thread until the
 // clients cancel (or are evicted after Config.LockCancelTimeout): the
 // cancels arrive on the same service, so a flood of conflicting changes
 // can exhaust the threads until evictions free them (Lustre cancels on a
