@@ -101,8 +101,10 @@ type Inliner interface {
 	// Receive, once Receive has returned and before that goroutine
 	// receives anything more. It reports false and forgets f when it
 	// cannot (it is not called from such a done, or f is already set for
-	// this message): f is then the caller's to run elsewhere. f runs
-	// exactly once when Inline reports true, even if the NI closes.
+	// this message) or would rather not (socklnd: the next message is
+	// already arriving on the connection): f is then the caller's to run
+	// elsewhere. f runs exactly once when Inline reports true, even if the
+	// NI closes.
 	//
 	// While f runs nothing more is received from that connection, until
 	// Detach: the LND then receives on another goroutine, and the one

@@ -355,3 +355,33 @@ func TestInlineAfterWriterDeadline(t *testing.T) {
 	}
 	r1.Await(t, "every message", func(s *lndtest.Snapshot) bool { return len(s.Msgs) == len(sends)+1 })
 }
+
+// TestInlineRefusedInBurst: Inline is refused for a message whose
+// successor already waits in the read buffer (its work had better start at
+// once, elsewhere), and granted for the last message of the burst.
+func TestInlineRefusedInBurst(t *testing.T) {
+	lndtest.CheckLeaks(t)
+	h := newHarness(Config{})
+	granted := make(chan bool, 2)
+	r := lndtest.NewRecorder(lndtest.Policy{InDone: func(_ *lnet.Header, rx lnet.Rx) {
+		granted <- rx.(lnet.Inliner).Inline(func() {})
+	}})
+	h.start(t, 0, r)
+	c := h.DialRaw(t, 0)
+	peer := h.NID(9)
+	if err := h.Handshake(t, c, 0, peer); err != nil {
+		t.Fatal(err)
+	}
+	var burst []byte
+	for i := range 2 {
+		hdr := lnet.Header{Dest: h.NID(0), Src: peer, DestPID: lnet.PIDLustre, SrcPID: lnet.PIDLustre,
+			Type: lnet.MsgPut, PayloadLen: 8, MatchBits: uint64(i)}
+		burst = append(burst, h.Frame(hdr, make([]byte, 8))...)
+	}
+	if _, err := c.Write(burst); err != nil { // one segment: one read takes both
+		t.Fatal(err)
+	}
+	if first, last := <-granted, <-granted; first || !last {
+		t.Fatalf("Inline granted %v for the first message of a burst, %v for the last", first, last)
+	}
+}

@@ -6,7 +6,10 @@ package socklnd
 // Recv's done, to run the work the message starts on that same goroutine
 // (Rx.Inline): ptlrpc runs a request's handler there when a handler thread
 // is free, which saves the hand-off to another goroutine — on a small RPC
-// that hand-off costs more than the rest. The reader runs f once Recv has
+// that hand-off costs more than the rest. Inline is refused while more
+// frames wait in the read buffer: under a burst the work is better spread
+// over other goroutines (and CPUs) while the reader reads on; the last
+// frame of a burst, and a lone one, run inline. The reader runs f once Recv has
 // signalled recvDone and before it reads the next frame, so nothing is read
 // from the connection while f runs. That is fine for short work; for long
 // or blocking work (a handler waiting for bulk data that arrives on this
@@ -34,9 +37,12 @@ const (
 	rxGone                 // the reader left (connection closed); Recv runs f itself
 )
 
-// Inline implements lnet.Inliner.
+// Inline implements lnet.Inliner. It refuses when the next frame has
+// already begun to arrive (bytes wait in the read buffer): that frame's
+// work should start now, beside f, not after it, so f is better run
+// elsewhere (ptlrpc hands it to a worker) and the reader goes on.
 func (r *rx) Inline(f func()) bool {
-	if f == nil || !r.inDone.Load() || r.cont != nil {
+	if f == nil || !r.inDone.Load() || r.cont != nil || r.c.br.Buffered() > 0 {
 		return false
 	}
 	r.cont = f
