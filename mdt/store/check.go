@@ -33,7 +33,7 @@ func (t *Tx) check() error {
 	for _, b := range []struct {
 		name string
 		b    *bbolt.Bucket
-	}{{bucketXattrs, t.xattrs}, {bucketSymlinks, t.symlinks}, {bucketLinks, t.links}, {bucketOrphans, t.orphans}} {
+	}{{bucketXattrs, t.bk(bkXattrs)}, {bucketSymlinks, t.bk(bkSymlinks)}, {bucketLinks, t.bk(bkLinks)}, {bucketOrphans, t.bk(bkOrphans)}} {
 		c := b.b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			f, err := wire.FIDFromKey(k)
@@ -54,7 +54,7 @@ func (t *Tx) check() error {
 			}
 		}
 	}
-	c := t.dirents.Cursor()
+	c := t.bk(bkDirents).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if _, _, _, err := parseDirentKey(k); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvariant, err)
@@ -63,7 +63,7 @@ func (t *Tx) check() error {
 			return fmt.Errorf("%w: %w", ErrInvariant, err)
 		}
 	}
-	c = t.replies.Cursor()
+	c = t.bk(bkReplies).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if _, _, err := parseReplyKey(k); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvariant, err)
@@ -75,7 +75,7 @@ func (t *Tx) check() error {
 	if err := t.AllOSTDestroys(func(uint32, wire.FID, OSTDestroy) bool { return true }); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvariant, err)
 	}
-	c = t.ostLastUsed.Cursor()
+	c = t.bk(bkOstLastUsed).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		if len(k) != 4 {
 			return fmt.Errorf("%w: ost_lastused key %x", ErrInvariant, k)

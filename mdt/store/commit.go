@@ -143,7 +143,7 @@ func (s *Store) attempt(ops []*op) (int, error) {
 		s.committed(ops)
 		return -1, nil
 	}
-	err = t.put(t.meta, []byte(keyMetaTransno), u64Key(t.last))
+	err = t.put(t.bk(bkMeta), []byte(keyMetaTransno), u64Key(t.last))
 	if err == nil {
 		err = btx.Commit()
 	} else {

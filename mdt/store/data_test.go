@@ -272,7 +272,7 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 		"orphan of missing inode": func(t *Tx) error { return t.AddOrphan(wire.FID{Seq: 5, Oid: 1}, Orphan{}) },
 		"inode counter":           func(t *Tx) error { return t.setCounter(keyMetaInodes, 9) },
 		"bad dirent record": func(t *Tx) error {
-			return t.put(t.dirents, direntKey(wire.RootFID, "x"), []byte{1, 2})
+			return t.put(t.bk(bkDirents), direntKey(wire.RootFID, "x"), []byte{1, 2})
 		},
 		"inode beyond allocator": func(t *Tx) error {
 			f, err := t.AllocFID()

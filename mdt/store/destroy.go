@@ -15,17 +15,17 @@ import (
 
 // AddOSTDestroy records that object obj on OST ost is to be destroyed.
 func (t *Tx) AddOSTDestroy(ost uint32, obj wire.FID, d OSTDestroy) error {
-	return t.put(t.ostDestroys, ostDestroyKey(ost, obj), AppendOSTDestroy(make([]byte, 0, ostDestroyRecSize), d))
+	return t.put(t.bk(bkOstDestroys), ostDestroyKey(ost, obj), AppendOSTDestroy(make([]byte, 0, ostDestroyRecSize), d))
 }
 
 // DeleteOSTDestroy forgets the pending destroy of obj on ost, or returns
 // ErrNotFound.
 func (t *Tx) DeleteOSTDestroy(ost uint32, obj wire.FID) error {
 	k := ostDestroyKey(ost, obj)
-	if t.ostDestroys.Get(k) == nil {
+	if t.bk(bkOstDestroys).Get(k) == nil {
 		return fmt.Errorf("%w: pending destroy of %v on OST %04x", ErrNotFound, obj, ost)
 	}
-	return t.del(t.ostDestroys, k)
+	return t.del(t.bk(bkOstDestroys), k)
 }
 
 // OSTDestroys calls fn for the pending destroys of OST ost in object FID
@@ -33,7 +33,7 @@ func (t *Tx) DeleteOSTDestroy(ost uint32, obj wire.FID) error {
 // returns false.
 func (t *Tx) OSTDestroys(ost uint32, from wire.FID, fn func(obj wire.FID, d OSTDestroy) bool) error {
 	prefix := ostDestroyPrefix(ost)
-	c := t.ostDestroys.Cursor()
+	c := t.bk(bkOstDestroys).Cursor()
 	for k, v := c.Seek(ostDestroyKey(ost, from)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		_, obj, err := parseOSTDestroyKey(k)
 		if err != nil {
@@ -53,7 +53,7 @@ func (t *Tx) OSTDestroys(ost uint32, from wire.FID, fn func(obj wire.FID, d OSTD
 // AllOSTDestroys calls fn for every pending destroy, OST by OST, until fn
 // returns false.
 func (t *Tx) AllOSTDestroys(fn func(ost uint32, obj wire.FID, d OSTDestroy) bool) error {
-	c := t.ostDestroys.Cursor()
+	c := t.bk(bkOstDestroys).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		ost, obj, err := parseOSTDestroyKey(k)
 		if err != nil {
@@ -73,7 +73,7 @@ func (t *Tx) AllOSTDestroys(fn func(ost uint32, obj wire.FID, d OSTDestroy) bool
 // OSTLastUsed returns the highest object of OST ost that a committed
 // layout referenced, and whether there is one.
 func (t *Tx) OSTLastUsed(ost uint32) (wire.FID, bool, error) {
-	v := t.ostLastUsed.Get(ostDestroyPrefix(ost))
+	v := t.bk(bkOstLastUsed).Get(ostDestroyPrefix(ost))
 	if v == nil {
 		return wire.FID{}, false, nil
 	}
@@ -98,5 +98,5 @@ func (t *Tx) NoteOSTUsed(ost uint32, obj wire.FID) error {
 	if ok && cur.Seq == obj.Seq && cur.Oid >= obj.Oid {
 		return nil
 	}
-	return t.put(t.ostLastUsed, ostDestroyPrefix(ost), obj.Append(make([]byte, 0, wire.FIDSize)))
+	return t.put(t.bk(bkOstLastUsed), ostDestroyPrefix(ost), obj.Append(make([]byte, 0, wire.FIDSize)))
 }

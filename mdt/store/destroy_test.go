@@ -83,14 +83,14 @@ func TestCheckFindsCorruptOSTDestroy(t *testing.T) {
 	s := newStore(t, label0, Options{NoSync: true})
 	ctx := context.Background()
 	if _, err := s.Update(ctx, func(t *Tx) error {
-		return t.put(t.ostDestroys, []byte("short"), []byte{recV1})
+		return t.put(t.bk(bkOstDestroys), []byte("short"), []byte{recV1})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Check(ctx); !errors.Is(err, ErrInvariant) {
 		t.Fatalf("check: %v, want ErrInvariant", err)
 	}
-	if _, err := s.Update(ctx, func(t *Tx) error { return t.del(t.ostDestroys, []byte("short")) }); err != nil {
+	if _, err := s.Update(ctx, func(t *Tx) error { return t.del(t.bk(bkOstDestroys), []byte("short")) }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -33,7 +33,7 @@ func (t *Tx) formatSeq() error {
 	if t.s.label.Index != 0 {
 		return nil
 	}
-	if err := t.put(t.seq, []byte(keySeqController), u64Key(wire.SeqNormalStart)); err != nil {
+	if err := t.put(t.bk(bkSeq), []byte(keySeqController), u64Key(wire.SeqNormalStart)); err != nil {
 		return err
 	}
 	if err := t.FLDInsert(FLDRange{Start: seqReservedStart, End: wire.SeqNormalStart, Type: FLDMDT}); err != nil {
@@ -47,13 +47,13 @@ func (t *Tx) formatSeq() error {
 }
 
 // IsController reports whether this store runs the sequence controller.
-func (t *Tx) IsController() bool { return t.seq.Get([]byte(keySeqController)) != nil }
+func (t *Tx) IsController() bool { return t.bk(bkSeq).Get([]byte(keySeqController)) != nil }
 
 // GrantSuperSeq is the controller's grant of the next super-sequence to
 // target (typ, index); it is recorded in the FLD. ErrNotController on a
 // target other than MDT0000.
 func (t *Tx) GrantSuperSeq(typ uint8, index uint32) (SeqRange, error) {
-	v := t.seq.Get([]byte(keySeqController))
+	v := t.bk(bkSeq).Get([]byte(keySeqController))
 	if len(v) != 8 {
 		return SeqRange{}, ErrNotController
 	}
@@ -62,7 +62,7 @@ func (t *Tx) GrantSuperSeq(typ uint8, index uint32) (SeqRange, error) {
 	if end < start {
 		return SeqRange{}, fmt.Errorf("%w: sequence space exhausted", ErrNoSequence)
 	}
-	if err := t.put(t.seq, []byte(keySeqController), u64Key(end)); err != nil {
+	if err := t.put(t.bk(bkSeq), []byte(keySeqController), u64Key(end)); err != nil {
 		return SeqRange{}, err
 	}
 	r := FLDRange{Start: start, End: end, Type: typ, Index: index}
@@ -92,12 +92,12 @@ func (t *Tx) SetSuperSeq(r SeqRange) error {
 			return err
 		}
 	}
-	return t.put(t.seq, []byte(keySeqServer), AppendSeqRange(nil, r))
+	return t.put(t.bk(bkSeq), []byte(keySeqServer), AppendSeqRange(nil, r))
 }
 
 // SeqServer returns this target's super range and its next free sequence.
 func (t *Tx) SeqServer() (SeqRange, bool, error) {
-	v := t.seq.Get([]byte(keySeqServer))
+	v := t.bk(bkSeq).Get([]byte(keySeqServer))
 	if v == nil {
 		return SeqRange{}, false, nil
 	}
@@ -117,11 +117,11 @@ func (t *Tx) AllocSeq() (uint64, error) {
 	}
 	seq := r.Next
 	r.Next++
-	return seq, t.put(t.seq, []byte(keySeqServer), AppendSeqRange(nil, r))
+	return seq, t.put(t.bk(bkSeq), []byte(keySeqServer), AppendSeqRange(nil, r))
 }
 
 func (t *Tx) local() (localSeq, bool, error) {
-	v := t.seq.Get([]byte(keySeqLocal))
+	v := t.bk(bkSeq).Get([]byte(keySeqLocal))
 	if v == nil {
 		return localSeq{}, false, nil
 	}
@@ -147,12 +147,12 @@ func (t *Tx) AllocFID() (wire.FID, error) {
 	}
 	f := wire.FID{Seq: l.Seq, Oid: l.NextOid}
 	l.NextOid++
-	return f, t.put(t.seq, []byte(keySeqLocal), appendLocalSeq(nil, l))
+	return f, t.put(t.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, l))
 }
 
 // FLDLookup returns the FLD range holding seq, or ErrNotFound.
 func (t *Tx) FLDLookup(seq uint64) (FLDRange, error) {
-	c := t.fld.Cursor()
+	c := t.bk(bkFld).Cursor()
 	k, v := c.Seek(u64Key(seq))
 	switch {
 	case k == nil:
@@ -178,7 +178,7 @@ func (t *Tx) FLDInsert(r FLDRange) error {
 	if r.Start >= r.End || (r.Type != FLDMDT && r.Type != FLDOST) {
 		return fmt.Errorf("%w: FLD range %#x-%#x type %d", ErrBadKey, r.Start, r.End, r.Type)
 	}
-	c := t.fld.Cursor()
+	c := t.bk(bkFld).Cursor()
 	k, v := c.Seek(u64Key(r.Start))
 	if k != nil && binary.BigEndian.Uint64(k) < r.End {
 		return fmt.Errorf("%w: %#x-%#x", ErrOverlap, r.Start, r.End)
@@ -197,12 +197,12 @@ func (t *Tx) FLDInsert(r FLDRange) error {
 			return fmt.Errorf("%w: %#x-%#x with %#x-%#x", ErrOverlap, r.Start, r.End, prev.Start, prev.End)
 		}
 	}
-	return t.put(t.fld, u64Key(r.Start), appendFLD(nil, r))
+	return t.put(t.bk(bkFld), u64Key(r.Start), appendFLD(nil, r))
 }
 
 // FLDRanges calls fn for every FLD range in sequence order.
 func (t *Tx) FLDRanges(fn func(r FLDRange) bool) error {
-	c := t.fld.Cursor()
+	c := t.bk(bkFld).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		r, err := DecodeFLD(k, v)
 		if err != nil {

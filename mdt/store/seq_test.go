@@ -49,7 +49,7 @@ func TestFIDAllocationNeverReused(t *testing.T) {
 	}
 	// The sequence runs out at MaxOid and the next one starts.
 	update(t, s, func(tx *Tx) error {
-		return tx.put(tx.seq, []byte(keySeqLocal), appendLocalSeq(nil, localSeq{Seq: next[0].Seq, NextOid: MaxOid}))
+		return tx.put(tx.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, localSeq{Seq: next[0].Seq, NextOid: MaxOid}))
 	})
 	wrap := allocN(t, s, 2)
 	if wrap[0] != (wire.FID{Seq: next[0].Seq, Oid: MaxOid}) || wrap[1] != (wire.FID{Seq: next[0].Seq + 1, Oid: 1}) {

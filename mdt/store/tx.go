@@ -18,22 +18,50 @@ type Tx struct {
 	tx       *bbolt.Tx
 	s        *Store
 	writable bool
-
-	meta, inodes, dirents, xattrs, symlinks, links, orphans, replies, seq, fld, updates *bbolt.Bucket
-	ostDestroys, ostLastUsed                                                            *bbolt.Bucket
+	bks      [bkCount]*bbolt.Bucket // opened on first use (bk)
 
 	last  uint64 // highest transno assigned in this group
 	dirty bool   // some operation of the group wrote
 	cur   *op    // operation now running
 }
 
+// The buckets a Tx opens, by index.
+const (
+	bkMeta = iota
+	bkInodes
+	bkDirents
+	bkXattrs
+	bkSymlinks
+	bkLinks
+	bkOrphans
+	bkReplies
+	bkSeq
+	bkFld
+	bkUpdates
+	bkOstDestroys
+	bkOstLastUsed
+	bkCount
+)
+
+var bucketNames = [bkCount][]byte{
+	bkMeta: []byte(bucketMeta), bkInodes: []byte(bucketInodes), bkDirents: []byte(bucketDirents),
+	bkXattrs: []byte(bucketXattrs), bkSymlinks: []byte(bucketSymlinks), bkLinks: []byte(bucketLinks),
+	bkOrphans: []byte(bucketOrphans), bkReplies: []byte(bucketReplies), bkSeq: []byte(bucketSeq),
+	bkFld: []byte(bucketFLD), bkUpdates: []byte(bucketUpdates), bkOstDestroys: []byte(bucketOSTDestroys),
+	bkOstLastUsed: []byte(bucketOSTLastUsed),
+}
+
+// bk returns bucket i, opening it on first use: a read that needs two
+// buckets opens two, not all of them.
+func (t *Tx) bk(i int) *bbolt.Bucket {
+	if t.bks[i] == nil {
+		t.bks[i] = t.tx.Bucket(bucketNames[i])
+	}
+	return t.bks[i]
+}
+
 func (s *Store) newTx(btx *bbolt.Tx, writable bool) *Tx {
-	b := func(name string) *bbolt.Bucket { return btx.Bucket([]byte(name)) }
-	t := &Tx{tx: btx, s: s, writable: writable,
-		meta: b(bucketMeta), inodes: b(bucketInodes), dirents: b(bucketDirents), xattrs: b(bucketXattrs),
-		symlinks: b(bucketSymlinks), links: b(bucketLinks), orphans: b(bucketOrphans),
-		replies: b(bucketReplies), seq: b(bucketSeq), fld: b(bucketFLD), updates: b(bucketUpdates),
-		ostDestroys: b(bucketOSTDestroys), ostLastUsed: b(bucketOSTLastUsed)}
+	t := &Tx{tx: btx, s: s, writable: writable}
 	if writable {
 		t.last = s.lastTransno
 	}
@@ -105,7 +133,7 @@ func (t *Tx) del(b *bbolt.Bucket, k []byte) error {
 }
 
 func (t *Tx) counter(key string) uint64 {
-	v := t.meta.Get([]byte(key))
+	v := t.bk(bkMeta).Get([]byte(key))
 	if len(v) != 8 {
 		return 0
 	}
@@ -113,7 +141,7 @@ func (t *Tx) counter(key string) uint64 {
 }
 
 func (t *Tx) setCounter(key string, v uint64) error {
-	return t.put(t.meta, []byte(key), u64Key(v))
+	return t.put(t.bk(bkMeta), []byte(key), u64Key(v))
 }
 
 // InodeCount returns the number of inodes.
@@ -121,7 +149,7 @@ func (t *Tx) InodeCount() uint64 { return t.counter(keyMetaInodes) }
 
 // Inode returns the attributes of f, or ErrNotFound.
 func (t *Tx) Inode(f wire.FID) (Inode, error) {
-	v := t.inodes.Get(fidKey(f))
+	v := t.bk(bkInodes).Get(fidKey(f))
 	if v == nil {
 		return Inode{}, fmt.Errorf("%w: inode %v", ErrNotFound, f)
 	}
@@ -133,7 +161,7 @@ func (t *Tx) Inode(f wire.FID) (Inode, error) {
 }
 
 // HasInode reports whether f exists.
-func (t *Tx) HasInode(f wire.FID) bool { return t.inodes.Get(fidKey(f)) != nil }
+func (t *Tx) HasInode(f wire.FID) bool { return t.bk(bkInodes).Get(fidKey(f)) != nil }
 
 // PutInode stores ino under f, creating or replacing it, and stamps
 // ino.Version with the operation's transno.
@@ -142,18 +170,18 @@ func (t *Tx) PutInode(f wire.FID, ino *Inode) error {
 		return ErrReadOnly
 	}
 	k := fidKey(f)
-	if t.inodes.Get(k) == nil {
+	if t.bk(bkInodes).Get(k) == nil {
 		if err := t.setCounter(keyMetaInodes, t.InodeCount()+1); err != nil {
 			return err
 		}
 	}
 	ino.Version = t.Transno()
-	return t.put(t.inodes, k, AppendInode(make([]byte, 0, inodeRecSize), ino))
+	return t.put(t.bk(bkInodes), k, AppendInode(make([]byte, 0, inodeRecSize), ino))
 }
 
 // Inodes calls fn for every inode in FID order until fn returns false.
 func (t *Tx) Inodes(fn func(f wire.FID, ino Inode) bool) error {
-	c := t.inodes.Cursor()
+	c := t.bk(bkInodes).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		f, err := wire.FIDFromKey(k)
 		if err != nil || len(k) != wire.FIDSize {
@@ -178,24 +206,24 @@ func (t *Tx) DestroyInode(f wire.FID) error {
 		return ErrReadOnly
 	}
 	k := fidKey(f)
-	if t.inodes.Get(k) == nil {
+	if t.bk(bkInodes).Get(k) == nil {
 		return fmt.Errorf("%w: inode %v", ErrNotFound, f)
 	}
-	if err := t.del(t.inodes, k); err != nil {
+	if err := t.del(t.bk(bkInodes), k); err != nil {
 		return err
 	}
 	if err := t.setCounter(keyMetaInodes, t.InodeCount()-1); err != nil {
 		return err
 	}
-	for _, b := range []*bbolt.Bucket{t.xattrs, t.links} {
+	for _, b := range []*bbolt.Bucket{t.bk(bkXattrs), t.bk(bkLinks)} {
 		if err := t.deletePrefix(b, k); err != nil {
 			return err
 		}
 	}
-	if err := t.del(t.symlinks, k); err != nil {
+	if err := t.del(t.bk(bkSymlinks), k); err != nil {
 		return err
 	}
-	return t.del(t.orphans, k)
+	return t.del(t.bk(bkOrphans), k)
 }
 
 func (t *Tx) deletePrefix(b *bbolt.Bucket, prefix []byte) error {
@@ -217,7 +245,7 @@ func (t *Tx) Dirent(parent wire.FID, name string) (Dirent, error) {
 	if err := validName(name); err != nil {
 		return Dirent{}, err
 	}
-	v := t.dirents.Get(direntKey(parent, name))
+	v := t.bk(bkDirents).Get(direntKey(parent, name))
 	if v == nil {
 		return Dirent{}, fmt.Errorf("%w: %v/%q", ErrNotFound, parent, name)
 	}
@@ -233,7 +261,7 @@ func (t *Tx) PutDirent(parent wire.FID, name string, d Dirent) error {
 	if err := validName(name); err != nil {
 		return err
 	}
-	return t.put(t.dirents, direntKey(parent, name), AppendDirent(make([]byte, 0, direntRecSize), d))
+	return t.put(t.bk(bkDirents), direntKey(parent, name), AppendDirent(make([]byte, 0, direntRecSize), d))
 }
 
 // DeleteDirent removes the entry name from directory parent.
@@ -242,10 +270,10 @@ func (t *Tx) DeleteDirent(parent wire.FID, name string) error {
 		return err
 	}
 	k := direntKey(parent, name)
-	if t.dirents.Get(k) == nil {
+	if t.bk(bkDirents).Get(k) == nil {
 		return fmt.Errorf("%w: %v/%q", ErrNotFound, parent, name)
 	}
-	return t.del(t.dirents, k)
+	return t.del(t.bk(bkDirents), k)
 }
 
 // Dirents calls fn for the entries of directory parent whose position is at
@@ -254,7 +282,7 @@ func (t *Tx) DeleteDirent(parent wire.FID, name string) error {
 // removed around it, because positions are hashes of names, not indexes.
 func (t *Tx) Dirents(parent wire.FID, from uint64, fn func(pos uint64, name string, d Dirent) bool) error {
 	prefix := direntPrefix(parent)
-	c := t.dirents.Cursor()
+	c := t.bk(bkDirents).Cursor()
 	for k, v := c.Seek(direntSeekKey(parent, max(from, cookieFirst))); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		_, pos, name, err := parseDirentKey(k)
 		if err != nil {
@@ -274,7 +302,7 @@ func (t *Tx) Dirents(parent wire.FID, from uint64, fn func(pos uint64, name stri
 // AllDirents calls fn for every directory entry of the store, directory by
 // directory, until fn returns false (for checkers).
 func (t *Tx) AllDirents(fn func(parent wire.FID, name string, d Dirent) bool) error {
-	c := t.dirents.Cursor()
+	c := t.bk(bkDirents).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		parent, _, name, err := parseDirentKey(k)
 		if err != nil {
@@ -294,7 +322,7 @@ func (t *Tx) AllDirents(fn func(parent wire.FID, name string, d Dirent) bool) er
 // HasDirents reports whether directory parent has any entry.
 func (t *Tx) HasDirents(parent wire.FID) bool {
 	prefix := direntPrefix(parent)
-	k, _ := t.dirents.Cursor().Seek(prefix)
+	k, _ := t.bk(bkDirents).Cursor().Seek(prefix)
 	return k != nil && bytes.HasPrefix(k, prefix)
 }
 
@@ -303,7 +331,7 @@ func (t *Tx) Xattr(f wire.FID, name string) ([]byte, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	v := t.xattrs.Get(xattrKey(f, name))
+	v := t.bk(bkXattrs).Get(xattrKey(f, name))
 	if v == nil {
 		return nil, fmt.Errorf("%w: xattr %q of %v", ErrNotFound, name, f)
 	}
@@ -318,7 +346,7 @@ func (t *Tx) SetXattr(f wire.FID, name string, v []byte) error {
 	if v == nil {
 		v = []byte{}
 	}
-	return t.put(t.xattrs, xattrKey(f, name), v)
+	return t.put(t.bk(bkXattrs), xattrKey(f, name), v)
 }
 
 // RemoveXattr removes xattr name of f, or returns ErrNotFound.
@@ -327,17 +355,17 @@ func (t *Tx) RemoveXattr(f wire.FID, name string) error {
 		return err
 	}
 	k := xattrKey(f, name)
-	if t.xattrs.Get(k) == nil {
+	if t.bk(bkXattrs).Get(k) == nil {
 		return fmt.Errorf("%w: xattr %q of %v", ErrNotFound, name, f)
 	}
-	return t.del(t.xattrs, k)
+	return t.del(t.bk(bkXattrs), k)
 }
 
 // Xattrs calls fn for every xattr of f in name order until fn returns
 // false. value is valid only during the call.
 func (t *Tx) Xattrs(f wire.FID, fn func(name string, value []byte) bool) error {
 	prefix := fidKey(f)
-	c := t.xattrs.Cursor()
+	c := t.bk(bkXattrs).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if !fn(string(k[wire.FIDSize:]), v) {
 			return nil
@@ -348,7 +376,7 @@ func (t *Tx) Xattrs(f wire.FID, fn func(name string, value []byte) bool) error {
 
 // Symlink returns the target of symlink f, or ErrNotFound.
 func (t *Tx) Symlink(f wire.FID) (string, error) {
-	v := t.symlinks.Get(fidKey(f))
+	v := t.bk(bkSymlinks).Get(fidKey(f))
 	if v == nil {
 		return "", fmt.Errorf("%w: symlink target of %v", ErrNotFound, f)
 	}
@@ -357,7 +385,7 @@ func (t *Tx) Symlink(f wire.FID) (string, error) {
 
 // PutSymlink stores the target of symlink f.
 func (t *Tx) PutSymlink(f wire.FID, target string) error {
-	return t.put(t.symlinks, fidKey(f), []byte(target))
+	return t.put(t.bk(bkSymlinks), fidKey(f), []byte(target))
 }
 
 // AddLink records that f is named name in directory parent.
@@ -365,7 +393,7 @@ func (t *Tx) AddLink(f, parent wire.FID, name string) error {
 	if err := validName(name); err != nil {
 		return err
 	}
-	return t.put(t.links, linkKey(f, parent, name), []byte{})
+	return t.put(t.bk(bkLinks), linkKey(f, parent, name), []byte{})
 }
 
 // RemoveLink forgets the name name in parent of f, or returns ErrNotFound.
@@ -374,17 +402,17 @@ func (t *Tx) RemoveLink(f, parent wire.FID, name string) error {
 		return err
 	}
 	k := linkKey(f, parent, name)
-	if t.links.Get(k) == nil {
+	if t.bk(bkLinks).Get(k) == nil {
 		return fmt.Errorf("%w: link %v/%q of %v", ErrNotFound, parent, name, f)
 	}
-	return t.del(t.links, k)
+	return t.del(t.bk(bkLinks), k)
 }
 
 // Links calls fn for every name of f (parent directory and name), ordered
 // by parent FID then name, until fn returns false.
 func (t *Tx) Links(f wire.FID, fn func(parent wire.FID, name string) bool) error {
 	prefix := fidKey(f)
-	c := t.links.Cursor()
+	c := t.bk(bkLinks).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		_, parent, name, err := parseLinkKey(k)
 		if err != nil {
@@ -399,15 +427,15 @@ func (t *Tx) Links(f wire.FID, fn func(parent wire.FID, name string) bool) error
 
 // AddOrphan records f as an orphan: no name left, kept while open.
 func (t *Tx) AddOrphan(f wire.FID, o Orphan) error {
-	return t.put(t.orphans, fidKey(f), AppendOrphan(nil, o))
+	return t.put(t.bk(bkOrphans), fidKey(f), AppendOrphan(nil, o))
 }
 
 // IsOrphan reports whether f is recorded as an orphan.
-func (t *Tx) IsOrphan(f wire.FID) bool { return t.orphans.Get(fidKey(f)) != nil }
+func (t *Tx) IsOrphan(f wire.FID) bool { return t.bk(bkOrphans).Get(fidKey(f)) != nil }
 
 // Orphans calls fn for every orphan until fn returns false.
 func (t *Tx) Orphans(fn func(f wire.FID, o Orphan) bool) error {
-	c := t.orphans.Cursor()
+	c := t.bk(bkOrphans).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		f, err := wire.FIDFromKey(k)
 		if err != nil || len(k) != wire.FIDSize {
@@ -433,7 +461,7 @@ func (t *Tx) SaveReply(client string, tag uint16, r ReplyData) error {
 	if len(r.Reply) > MaxReply {
 		return fmt.Errorf("%w: reply of %d bytes", ErrBadKey, len(r.Reply))
 	}
-	return t.put(t.replies, replyKey(client, tag), AppendReply(nil, r))
+	return t.put(t.bk(bkReplies), replyKey(client, tag), AppendReply(nil, r))
 }
 
 // Reply returns the reply data of client's slot tag, or ErrNotFound.
@@ -441,7 +469,7 @@ func (t *Tx) Reply(client string, tag uint16) (ReplyData, error) {
 	if err := validClient(client); err != nil {
 		return ReplyData{}, err
 	}
-	v := t.replies.Get(replyKey(client, tag))
+	v := t.bk(bkReplies).Get(replyKey(client, tag))
 	if v == nil {
 		return ReplyData{}, fmt.Errorf("%w: reply slot %d of %q", ErrNotFound, tag, client)
 	}
@@ -454,7 +482,7 @@ func (t *Tx) Replies(client string, fn func(tag uint16, r ReplyData) bool) error
 		return err
 	}
 	prefix := replyPrefix(client)
-	c := t.replies.Cursor()
+	c := t.bk(bkReplies).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		_, tag, err := parseReplyKey(k)
 		if err != nil {
@@ -474,7 +502,7 @@ func (t *Tx) Replies(client string, fn func(tag uint16, r ReplyData) bool) error
 // Clients calls fn once for every client UUID with saved reply data, in
 // byte order, until fn returns false (the known clients of recovery).
 func (t *Tx) Clients(fn func(client string) bool) error {
-	c := t.replies.Cursor()
+	c := t.bk(bkReplies).Cursor()
 	last := ""
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		client, _, err := parseReplyKey(k)
@@ -497,7 +525,7 @@ func (t *Tx) DeleteClient(client string) error {
 	if err := validClient(client); err != nil {
 		return err
 	}
-	return t.deletePrefix(t.replies, replyPrefix(client))
+	return t.deletePrefix(t.bk(bkReplies), replyPrefix(client))
 }
 
 // PutUpdate appends an opaque record to the cross-MDT update log and
@@ -507,13 +535,13 @@ func (t *Tx) PutUpdate(rec []byte) (uint64, error) {
 	if err := t.setCounter(keyMetaUpdates, id); err != nil {
 		return 0, err
 	}
-	return id, t.put(t.updates, u64Key(id), append([]byte{}, rec...))
+	return id, t.put(t.bk(bkUpdates), u64Key(id), append([]byte{}, rec...))
 }
 
 // Updates calls fn for every pending update record in id order. rec is
 // valid only during the call.
 func (t *Tx) Updates(fn func(id uint64, rec []byte) bool) error {
-	c := t.updates.Cursor()
+	c := t.bk(bkUpdates).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(k) != 8 {
 			return fmt.Errorf("%w: update key %x", ErrCorrupt, k)
@@ -528,8 +556,8 @@ func (t *Tx) Updates(fn func(id uint64, rec []byte) bool) error {
 // DeleteUpdate removes update record id, or returns ErrNotFound.
 func (t *Tx) DeleteUpdate(id uint64) error {
 	k := u64Key(id)
-	if t.updates.Get(k) == nil {
+	if t.bk(bkUpdates).Get(k) == nil {
 		return fmt.Errorf("%w: update %d", ErrNotFound, id)
 	}
-	return t.del(t.updates, k)
+	return t.del(t.bk(bkUpdates), k)
 }
