@@ -98,6 +98,8 @@ type call struct {
 	finalRLen     uint32
 	earlyExtra    time.Duration // extension asked by the latest early reply, not yet applied
 	timedOut      bool          // the import's deadline timer found the attempt overdue
+	pw            *pollWaiter   // the attempt's waiter, while pwParked
+	pwParked      bool          // the attempt sleeps on pw: signal wakes it there (wait.go)
 	bulkMD        *lnet.MDHandle
 	bulkUnlinked  bool
 }
@@ -167,10 +169,16 @@ func (imp *Import) putCall(c *call) {
 	imp.callPool.Put(c)
 }
 
-// signal wakes the call's goroutine. Handlers call it with c.mu held, so
-// that once the waiter has seen the condition under c.mu, no handler
-// touches c any more.
+// signal wakes the call's goroutine: through its waiter when it sleeps on
+// one, else through c.wake. Handlers call it with c.mu held, so that once
+// the waiter has seen the condition under c.mu, no handler touches c any
+// more.
 func (c *call) signal() {
+	if c.pwParked {
+		c.pwParked = false
+		c.pw.wake()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -301,6 +309,9 @@ func (c *call) attempt(ctx context.Context, conn connState, flags wire.MsgFlags,
 	imp.mu.Lock()
 	m.LastXID = imp.lastXIDLocked()
 	seq := imp.stateSeq.Load()
+	// A call that waits alone sleeps on a pollWaiter; with other calls
+	// waiting, the process is busy and c.wake costs less (wait.go).
+	noPoll := imp.waitHead != nil
 	imp.addWaitingLocked(c, sent.Add(timeout))
 	imp.mu.Unlock()
 	m.Seal(c.send.b)
@@ -322,8 +333,11 @@ func (c *call) attempt(ctx context.Context, conn connState, flags wire.MsgFlags,
 
 	// The wait ends on a reply, a failed send, the import's deadline timer
 	// (which an early reply puts off), the import closing or (with watch)
-	// reconnecting, or ctx: every one but ctx signals c.wake.
+	// reconnecting, or ctx: every one signals the call (ctx through
+	// stopCtx's function when the call sleeps on a pollWaiter, wait.go).
 	out, oerr := outTimeout, error(nil)
+	var pw *pollWaiter
+	var stopCtx func() bool
 wait:
 	for {
 		c.mu.Lock()
@@ -362,12 +376,49 @@ wait:
 				break wait
 			}
 		}
+		if err := ctx.Err(); err != nil {
+			out, oerr = outCtx, err
+			break wait
+		}
+		if pw == nil && !noPoll {
+			if pw = imp.waiters.get(); pw == nil {
+				noPoll = true
+			} else if ctx.Done() != nil {
+				stopCtx = context.AfterFunc(ctx, func() {
+					c.mu.Lock()
+					c.signal()
+					c.mu.Unlock()
+				})
+			}
+		}
+		if pw != nil {
+			c.mu.Lock()
+			select {
+			case <-c.wake: // signalled since the checks above
+				c.mu.Unlock()
+				continue
+			default:
+			}
+			c.pw, c.pwParked = pw, true
+			c.mu.Unlock()
+			pw.wait() // signal cleared pwParked
+			continue
+		}
 		select {
 		case <-c.wake:
 		case <-ctx.Done():
 			out, oerr = outCtx, ctx.Err()
 			break wait
 		}
+	}
+	if pw != nil {
+		if stopCtx != nil {
+			stopCtx()
+		}
+		c.mu.Lock()
+		c.pw = nil
+		c.mu.Unlock()
+		imp.waiters.put(pw)
 	}
 	imp.mu.Lock()
 	imp.removeWaitingLocked(c)

@@ -130,8 +130,11 @@
 // run loop and its pings; Close sends DISCONNECT (best effort), fails calls
 // in progress with ErrClosed and waits for them and its goroutines. LNet MD
 // handlers only record events under a call's or buffer's lock and signal;
-// they never block. Every buffer handed to LNet stays untouched until LNet
-// reports it done (send complete, MD unlinked).
+// they never block. A call waiting alone on its import sleeps in the
+// network poller (an eventfd, on Linux) rather than on a channel, so that
+// the goroutine that delivers its reply does not make the scheduler wake
+// another thread to run it (wait.go). Every buffer handed to LNet stays
+// untouched until LNet reports it done (send complete, MD unlinked).
 //
 // Lock order: Service.mu before the thread pool's and Service.activeMu;
 // Target.mu before Export.mu; Import.mu before call.mu. No lock is held

@@ -167,6 +167,7 @@ type Import struct {
 	startOnce sync.Once
 	wg        sync.WaitGroup // the run loop and pings
 	calls     sync.WaitGroup // calls in progress
+	waiters   waiterPool     // what calls sleep on (wait.go)
 
 	lastActivity atomic.Int64 // unix nanoseconds of the last reply
 	pinging      atomic.Bool
@@ -594,6 +595,7 @@ func (imp *Import) Close() error {
 	imp.wg.Wait()
 	imp.calls.Wait()
 	imp.dlTimer.Stop()
+	imp.waiters.close()
 	return nil
 }
 
