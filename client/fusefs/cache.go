@@ -144,14 +144,41 @@ func (c *metaCache) renamed(parent wire.FID, name string, newParent wire.FID, ne
 	c.Invalidate(names, nil)
 }
 
-// run sends the queued notifications until close.
+// reinvalidateAfter is how long after a name's invalidation the worker
+// sends it again. A first LOOKUP is ordered with a name's invalidation by
+// the directory's lock, but a LOOKUP that revalidates a dentry is not: the
+// kernel sets the reply's entry timeout after it read the reply, holding
+// nothing the notification takes, so an invalidation queued after the
+// reply was made can land in between and the timeout outlive the lock.
+// Kernels from 6.16 close that with FUSE_NOTIFY_INC_EPOCH, which go-fuse
+// does not send; sending the names again once any reply in flight has
+// long been installed leaves the window only to a kernel thread stalled
+// longer than this between reading a reply and using it.
+const reinvalidateAfter = 500 * time.Millisecond
+
+// run sends the queued notifications until close, and each name once more
+// reinvalidateAfter later.
 func (c *metaCache) run() {
 	defer close(c.stopped)
+	type again struct {
+		due   time.Time
+		names []Dentry
+	}
+	var later []again
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.kick:
+		case <-timer.C:
+			now := time.Now()
+			for len(later) > 0 && !later[0].due.After(now) {
+				c.notify(invalidation{names: later[0].names})
+				later = later[1:]
+			}
 		}
 		for {
 			c.mu.Lock()
@@ -166,7 +193,13 @@ func (c *metaCache) run() {
 			c.mu.Unlock()
 			for _, in := range q {
 				c.notify(in)
+				if len(in.names) > 0 {
+					later = append(later, again{time.Now().Add(reinvalidateAfter), in.names})
+				}
 			}
+		}
+		if len(later) > 0 {
+			timer.Reset(time.Until(later[0].due))
 		}
 	}
 }
