@@ -36,7 +36,8 @@ type dataLocks struct {
 	pending  map[wire.FID]struct{}
 	kick     chan struct{}
 	started  bool
-	inFlight int // invalidations taken by the worker and not yet done
+	inFlight int                   // invalidations taken by the worker and not yet done
+	running  map[wire.FID]struct{} // the files of those
 	idle     *sync.Cond
 }
 
@@ -102,6 +103,12 @@ func (fs *FS) invalidator() {
 		}
 		clear(d.pending)
 		d.inFlight += len(todo)
+		if d.running == nil {
+			d.running = map[wire.FID]struct{}{}
+		}
+		for fid := range todo {
+			d.running[fid] = struct{}{}
+		}
 		d.mu.Unlock()
 		for fid, f := range todo {
 			f(0, 0)
@@ -111,6 +118,7 @@ func (fs *FS) invalidator() {
 				delete(d.inval, fid)
 			}
 			d.inFlight--
+			delete(d.running, fid)
 			d.idle.Broadcast()
 			d.mu.Unlock()
 		}
@@ -124,6 +132,40 @@ func (fs *FS) waitInvalidated() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for d.idle != nil && (len(d.pending) > 0 || d.inFlight > 0) && fs.ctx.Err() == nil {
+		d.idle.Wait()
+	}
+}
+
+// waitInvalidatedFile waits until no invalidation of fid's pages is
+// queued or running, or ctx ends. Invalidations run after their lock's
+// cancel (see dataLocks), so a page of a cancelled lock can outlive it
+// briefly; an open and a granted flock wait for that, so a program that
+// serialises with another client through either never reads a page the
+// other's write made stale. Neither holds a page the worker must lock.
+func (fs *FS) waitInvalidatedFile(ctx context.Context, fid wire.FID) error {
+	d := &fs.data
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.idle == nil {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		d.idle.Broadcast()
+		d.mu.Unlock()
+	})
+	defer stop()
+	for {
+		_, queued := d.pending[fid]
+		_, running := d.running[fid]
+		switch {
+		case !queued && !running:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case fs.ctx.Err() != nil:
+			return fs.ctx.Err()
+		}
 		d.idle.Wait()
 	}
 }

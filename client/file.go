@@ -114,6 +114,11 @@ func (fs *FS) newFile(ctx context.Context, r *wire.InodeReply, flags uint32) (*f
 	if r.Attr.Mode&syscall.S_IFMT == syscall.S_IFREG {
 		lay, err = decodeLayout(r.Layout)
 	}
+	if err == nil {
+		// The kernel may keep pages across this open (KeepCache): none
+		// of a lock cancelled before it may be left.
+		err = fs.waitInvalidatedFile(ctx, r.FID)
+	}
 	var in *inode
 	if err == nil {
 		in, err = fs.openInode(ctx, r.FID, lay)

@@ -418,5 +418,9 @@ func (fs *FS) Flock(ctx context.Context, fid wire.FID, cmd ldlm.FlockCmd, fl ldl
 	if err != nil {
 		return ldlm.Flock{}, err
 	}
-	return m.Flock(ctx, fid, cmd, fl)
+	got, err := m.Flock(ctx, fid, cmd, fl)
+	if err == nil && cmd != ldlm.FlockTest && fl.Mode != wire.LockNL {
+		err = fs.waitInvalidatedFile(ctx, fid)
+	}
+	return got, err
 }
