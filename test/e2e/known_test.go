@@ -33,4 +33,10 @@ var notApplicable = map[string]string{
 // knownIssues are cases that fail today because of a bug outside the test
 // harness, each naming it; the case skips itself with the reason until the
 // entry is removed. Keep it short: every entry is a bug to fix.
-var knownIssues = map[string]string{}
+var knownIssues = map[string]string{
+	// Intermittent since the intent locks (89d823b): about 2 runs in 10,
+	// the re-read of a file this client just wrote and read misses the
+	// page cache (16 OST_READs): the second open gets no FOPEN_KEEP_CACHE
+	// (no PR extent lock covering the file, or no page invalidator).
+	"CachedReread": "issue #4 (client): a re-read sometimes misses the page cache since the intent locks",
+}
