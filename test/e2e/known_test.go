@@ -36,7 +36,10 @@ var notApplicable = map[string]string{
 var knownIssues = map[string]string{
 	// Intermittent since the intent locks (89d823b): about 2 runs in 10,
 	// the re-read of a file this client just wrote and read misses the
-	// page cache (16 OST_READs): the second open gets no FOPEN_KEEP_CACHE
-	// (no PR extent lock covering the file, or no page invalidator).
+	// page cache (16 OST_READs). Both read opens get FOPEN_KEEP_CACHE (a
+	// PR lock covers the file); the pages go because the cancel of the
+	// write's PW lock, called back for this client's own PR enqueue,
+	// queues a whole-file invalidation that runs after the first read
+	// cached its pages under the new lock.
 	"CachedReread": "issue #4 (client): a re-read sometimes misses the page cache since the intent locks",
 }
