@@ -81,6 +81,7 @@ type call struct {
 	evictions uint64
 	transno   uint64
 	wake      chan struct{} // capacity 1: something below changed
+	parkFn    func() bool   // c.park, made once
 	// Guarded by imp.mu, for calls on the replay list.
 	replaying bool // being replayed: not to be released
 	dropped   bool // committed while replaying: release after
@@ -183,6 +184,21 @@ func (c *call) signal() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// park is the pollWaiter's park function of an attempt's wait: unless a
+// signal came since the attempt last looked (it went to c.wake), it
+// publishes that the attempt sleeps on c.pw.
+func (c *call) park() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.wake:
+		return false
+	default:
+	}
+	c.pwParked = true
+	return true
 }
 
 // waitFor waits, without a deadline, until cond holds under c.mu. It is
@@ -392,16 +408,8 @@ wait:
 			}
 		}
 		if pw != nil {
-			c.mu.Lock()
-			select {
-			case <-c.wake: // signalled since the checks above
-				c.mu.Unlock()
-				continue
-			default:
-			}
-			c.pw, c.pwParked = pw, true
-			c.mu.Unlock()
-			pw.wait() // signal cleared pwParked
+			c.pw = pw         // signal uses it once park sets pwParked
+			pw.wait(c.parkFn) // the signal that woke it cleared pwParked
 			continue
 		}
 		select {

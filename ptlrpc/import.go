@@ -217,7 +217,11 @@ func NewImport(cfg ImportConfig) (*Import, error) {
 	imp.onReplyFn = imp.onReply
 	imp.onSendFn = imp.onSend
 	imp.onBulkFn = imp.onBulk
-	imp.callPool.New = func() any { return &call{imp: imp, wake: make(chan struct{}, 1)} }
+	imp.callPool.New = func() any {
+		c := &call{imp: imp, wake: make(chan struct{}, 1)}
+		c.parkFn = c.park
+		return c
+	}
 	imp.dlTimer = time.AfterFunc(time.Hour, imp.onDeadline)
 	imp.dlTimer.Stop()
 	imp.xid.Store(rand.Uint64()>>8 + 1)

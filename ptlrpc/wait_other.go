@@ -10,6 +10,6 @@ type pollWaiter struct{}
 
 func newPollWaiter() (*pollWaiter, error) { return nil, errors.ErrUnsupported }
 
-func (w *pollWaiter) wait()  {}
-func (w *pollWaiter) wake()  {}
-func (w *pollWaiter) close() {}
+func (w *pollWaiter) wait(func() bool) {}
+func (w *pollWaiter) wake()            {}
+func (w *pollWaiter) close()           {}

@@ -16,8 +16,13 @@ func TestWaiterPool(t *testing.T) {
 		}
 		return // calls sleep on their channels there
 	}
-	w.wake()
-	w.wait() // returns: the wake came first
+	w.wait(func() bool { return false }) // returns: it need not sleep
+	parked := make(chan struct{})
+	go func() {
+		<-parked
+		w.wake()
+	}()
+	w.wait(func() bool { close(parked); return true }) // returns once woken
 	ws := []*pollWaiter{w}
 	for range maxIdleWaiters + 2 {
 		ws = append(ws, p.get())
