@@ -44,6 +44,7 @@ var mixNames = []string{"a", "b", "c", "d", "e"}
 func TestRandomMix(t *testing.T) {
 	for _, r := range runners {
 		t.Run(r.String(), func(t *testing.T) {
+			skipKnown(t, "RandomMix/"+r.String())
 			c := cluster.New(t, cluster.Options{Clients: mixClients, Runner: r})
 			testRandomNamespaceMix(t, c)
 		})
