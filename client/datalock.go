@@ -149,12 +149,14 @@ func (fs *FS) waitInvalidatedFile(ctx context.Context, fid wire.FID) error {
 	if d.idle == nil {
 		return nil
 	}
-	stop := context.AfterFunc(ctx, func() {
+	wake := func() {
 		d.mu.Lock()
 		d.idle.Broadcast()
 		d.mu.Unlock()
-	})
-	defer stop()
+	}
+	// The worker stops with the mount and would leave the queue as it is.
+	defer context.AfterFunc(ctx, wake)()
+	defer context.AfterFunc(fs.ctx, wake)()
 	for {
 		_, queued := d.pending[fid]
 		_, running := d.running[fid]

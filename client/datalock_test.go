@@ -1,8 +1,12 @@
 package client
 
 import (
+	"context"
+	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stria-fs/stria/layout"
 	"github.com/stria-fs/stria/wire"
@@ -54,5 +58,35 @@ func TestIORanges(t *testing.T) {
 		if g := got(tc.l, tc.off, tc.n); !slices.Equal(g, tc.want) {
 			t.Errorf("%s: ranges %v, want %v", tc.name, g, tc.want)
 		}
+	}
+}
+
+// waitInvalidatedFile returns only once the file's queued invalidation
+// ran, whatever other files have queued, and gives up with its context.
+func TestWaitInvalidatedFile(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	fs := &FS{ctx: ctx, cancel: cancel}
+	defer func() { cancel(); fs.wg.Wait() }()
+	a, b := wire.FID{Seq: wire.SeqNormalStart, Oid: 1}, wire.FID{Seq: wire.SeqNormalStart, Oid: 2}
+	release := make(chan struct{})
+	var ran atomic.Bool
+	fs.setInvalidator(a, func(int64, int64) { <-release; ran.Store(true) })
+	fs.setInvalidator(b, func(int64, int64) {})
+
+	if err := fs.waitInvalidatedFile(ctx, a); err != nil {
+		t.Fatalf("nothing queued: %v", err)
+	}
+	fs.invalidate(a)
+	fs.invalidate(b)
+	short, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer stop()
+	if err := fs.waitInvalidatedFile(short, a); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait for a running invalidation: %v, want the context's end", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- fs.waitInvalidatedFile(ctx, a) }()
+	close(release)
+	if err := <-done; err != nil || !ran.Load() {
+		t.Fatalf("wait returned %v, invalidation ran %v", err, ran.Load())
 	}
 }
