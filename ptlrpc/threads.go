@@ -251,8 +251,10 @@ func (ir *inlineRun) detach() {
 	ir.in = nil
 	ir.mu.Unlock()
 	if in != nil {
-		in.Detach()
+		// Counted first: the new reader may serve what the handler waits
+		// for, and its reply reach the client, before Detach returns.
 		ir.svc.stats.detached.Add(1)
+		in.Detach()
 	}
 }
 
