@@ -40,6 +40,8 @@ Options (-o, comma-separated; the flags of the same names win):
   ctl_dir=DIR         control socket directory (lfs, lctl)
   log_file=PATH, log_level=LEVEL, log_format=json|console
   pid_file=PATH       write the client's process id here once mounted
+  pprof=HOST:PORT     serve Go profiles (net/http/pprof) on this loopback
+                      address (off by default)
   fuse_debug          log every FUSE request`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -70,6 +72,7 @@ Options (-o, comma-separated; the flags of the same names win):
 	f.StringVar(&flagOpts.LogLevel, "log-level", flagOpts.LogLevel, "log level: debug, info, warn or error")
 	f.StringVar(&flagOpts.LogFormat, "log-format", flagOpts.LogFormat, "log encoding: json or console")
 	f.StringVar(&flagOpts.PIDFile, "pid-file", "", "write the client's process id here once mounted")
+	f.StringVar(&flagOpts.Pprof, "pprof", "", "serve Go profiles (net/http/pprof) on this loopback HOST:PORT; off when empty")
 	return c
 }
 
@@ -99,6 +102,9 @@ func applyFlags(c *cobra.Command, o *mountOptions, f mountOptions) {
 	}
 	if set("pid-file") {
 		o.PIDFile = f.PIDFile
+	}
+	if set("pprof") {
+		o.Pprof = f.Pprof
 	}
 }
 

@@ -18,12 +18,12 @@ import (
 func TestMountOptions(t *testing.T) {
 	o := defaultMountOptions()
 	err := o.parse("rw,_netdev,networks=o2ib0(ib0,ib1),tcp0(127.0.0.5),port=1988,mount_timeout=5,"+
-		"ctl_dir=/x/ctl,log_file=/x/log,log_level=debug,log_format=console,pid_file=/x/pid,fuse_debug,x-systemd.automount", false)
+		"ctl_dir=/x/ctl,log_file=/x/log,log_level=debug,log_format=console,pid_file=/x/pid,pprof=127.0.0.1:6061,fuse_debug,x-systemd.automount", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := mountOptions{Networks: "o2ib0(ib0,ib1),tcp0(127.0.0.5)", Port: 1988, Timeout: 5 * time.Second,
-		CtlDir: "/x/ctl", LogFile: "/x/log", LogLevel: "debug", LogFormat: "console", PIDFile: "/x/pid", Debug: true}
+		CtlDir: "/x/ctl", LogFile: "/x/log", LogLevel: "debug", LogFormat: "console", PIDFile: "/x/pid", Pprof: "127.0.0.1:6061", Debug: true}
 	if o != want {
 		t.Fatalf("parsed %+v\nwant   %+v", o, want)
 	}
@@ -33,7 +33,7 @@ func TestMountOptions(t *testing.T) {
 		t.Errorf("round trip of %q: %+v, %v", o.String(), back, err)
 	}
 	for _, bad := range []string{"bogus", "ro", "port=x", "port=70000", "mount_timeout=0", "mount_timeout=soon",
-		"networks=", "ctl_dir"} {
+		"networks=", "ctl_dir", "pprof="} {
 		o := defaultMountOptions()
 		if err := o.parse(bad, false); !errors.Is(err, errBadOption) {
 			t.Errorf("-o %s: %v, want errBadOption", bad, err)

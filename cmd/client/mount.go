@@ -173,6 +173,13 @@ func serveMount(ctx context.Context, r mountRequest, stderr io.Writer) (err erro
 	}
 	defer flush()
 	log = log.Named("client")
+	if r.opts.Pprof != "" {
+		_, stopPprof, err := startPprof(r.opts.Pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	nodes, fsname, subdir, err := client.ParseMGSSpec(r.spec)

@@ -30,6 +30,7 @@ type mountOptions struct {
 	LogLevel  string        // log_level=
 	LogFormat string        // log_format=
 	PIDFile   string        // pid_file=
+	Pprof     string        // pprof=: loopback HOST:PORT for net/http/pprof
 	Debug     bool          // fuse_debug: log every FUSE request
 }
 
@@ -157,6 +158,11 @@ func (o *mountOptions) set(k, v string, hasV bool) error {
 			return err
 		}
 		o.PIDFile = v
+	case k == "pprof":
+		if err := need(); err != nil {
+			return err
+		}
+		o.Pprof = v
 	case k == "fuse_debug" && !hasV:
 		o.Debug = true
 	case k == "ro":
@@ -194,6 +200,7 @@ func (o mountOptions) String() string {
 		"log_level":     o.LogLevel,
 		"log_format":    o.LogFormat,
 		"pid_file":      o.PIDFile,
+		"pprof":         o.Pprof,
 	}
 	var parts []string
 	for k, v := range kv {
