@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -38,7 +39,20 @@ type CallbackServer struct {
 	mu    sync.Mutex // a leaf: taken after Client.mu, never before it
 	next  uint64
 	locks map[wire.LockHandle]*Lock
+	// flocks are the client handles of flock requests granted and handed
+	// to their caller, with when: a client keeps no flock locks, but a
+	// server resends a completion callback that was slow to answer, and
+	// EINVAL for the resend would make it cancel the granted lock. Kept
+	// for flockKeep.
+	flocks map[wire.LockHandle]time.Time
 }
+
+// flockKeep is how long a granted flock's handle answers resent
+// completion callbacks: longer than a server tries one (its AST timeout).
+const flockKeep = 5 * time.Minute
+
+// flockKeepMax bounds the handles kept; the oldest go first past it.
+const flockKeepMax = 4096
 
 // StartCallbackServer starts the callback service on cfg.LNet.
 func StartCallbackServer(ctx context.Context, cfg CallbackConfig) (*CallbackServer, error) {
@@ -95,6 +109,39 @@ func (cs *CallbackServer) unregister(l *Lock) {
 	cs.mu.Unlock()
 }
 
+// grantedFlock notes that the flock request of handle h was granted and
+// handed to its caller.
+func (cs *CallbackServer) grantedFlock(h wire.LockHandle) {
+	now := time.Now()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.flocks == nil {
+		cs.flocks = map[wire.LockHandle]time.Time{}
+	}
+	if len(cs.flocks) >= flockKeepMax {
+		oldest, at := wire.LockHandle(0), now
+		for k, t := range cs.flocks {
+			if now.Sub(t) > flockKeep {
+				delete(cs.flocks, k)
+			} else if t.Before(at) {
+				oldest, at = k, t
+			}
+		}
+		if len(cs.flocks) >= flockKeepMax {
+			delete(cs.flocks, oldest)
+		}
+	}
+	cs.flocks[h] = now
+}
+
+// wasGrantedFlock reports whether h is a flock request granted lately.
+func (cs *CallbackServer) wasGrantedFlock(h wire.LockHandle) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	t, ok := cs.flocks[h]
+	return ok && time.Since(t) <= flockKeep
+}
+
 func (cs *CallbackServer) lookup(h wire.LockHandle) *Lock {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -140,6 +187,9 @@ func (cs *CallbackServer) handleCP(_ context.Context, r *ptlrpc.Request) error {
 		return err
 	}
 	l := cs.lookup(cb.Handle)
+	if l == nil && cs.wasGrantedFlock(cb.Handle) {
+		return nil // a resend of the callback that granted it
+	}
 	if l == nil {
 		cs.log.Debug("ldlm: completion callback for an unknown lock", zap.Uint64("handle", uint64(cb.Handle)),
 			zap.Stringer("nid", r.Peer().NID))

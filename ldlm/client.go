@@ -121,6 +121,7 @@ type Lock struct {
 	users      int
 	cbPending  bool // a blocking callback came: cancel once unused
 	wasGranted bool // granted at some point: the Cancel hook runs when it goes
+	grantedCP  bool // granted by a completion callback (which a server may resend)
 	abandoned  bool // its enqueue was given up before the server answered
 	signaled   bool // done closed
 	err        error
@@ -441,7 +442,7 @@ func (c *Client) completion(l *Lock, cb *wire.LockCallback) error {
 			l.desc.Policy.End, l.desc.Res))
 		return nil
 	}
-	l.desc, l.lvb, l.state, l.wasGranted = cb.Desc, cb.LVB, stateGranted, true
+	l.desc, l.lvb, l.state, l.wasGranted, l.grantedCP = cb.Desc, cb.LVB, stateGranted, true, true
 	if cb.Flags&wire.LockFlagASTSent != 0 {
 		l.cbPending = true
 	}

@@ -84,6 +84,8 @@ func (c *Client) Flock(ctx context.Context, res wire.ResID, cmd FlockCmd, fl Flo
 		if c.ctx.Err() != nil {
 			err = ErrClosed
 		}
+	} else if err == nil && l.grantedCP {
+		c.cb.grantedFlock(l.cookie)
 	}
 	c.destroyLocked(l, err)
 	c.mu.Unlock()

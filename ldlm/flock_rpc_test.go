@@ -114,3 +114,53 @@ func TestFlockDeadlockAndInterrupt(t *testing.T) {
 	}
 	cl.mustCheck()
 }
+
+// A server resends a completion callback that was slow to answer (its
+// first attempt is short). The resend of the callback that granted a
+// flock the client already handed to its caller is answered as done: an
+// EINVAL would make the server cancel the granted lock, and another owner
+// would get it while the first still holds it.
+func TestFlockCompletionResent(t *testing.T) {
+	checkLeaks(t)
+	cl := newCluster(t)
+	a, b := cl.addClient(false), cl.addClient(false)
+	ctx := testCtx(t)
+	res := resN(23)
+	wr := func(owner uint64) Flock {
+		return Flock{Mode: wire.LockPW, End: wire.LockEOF, PID: uint32(owner), Owner: owner}
+	}
+	if _, err := a.c.Flock(ctx, res, FlockSet, wr(1)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.c.Flock(ctx, res, FlockWait, wr(2))
+		done <- err
+	}()
+	waitUntil(t, "b queued", func() bool { return cl.ns.Stats().Waiting == 1 })
+	if _, err := a.c.Flock(ctx, res, FlockSet, Flock{Mode: wire.LockNL, End: wire.LockEOF, Owner: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("F_SETLKW: %v", err)
+	}
+	// The server sends b's completion callback again.
+	var work []ast
+	cl.ns.mu.Lock()
+	for _, lk := range cl.ns.locks {
+		if lk.res.id == res && lk.granted {
+			work = append(work, ast{kind: astCP, lk: lk, cl: lk.cl,
+				body: wire.LockCallback{Handle: lk.remote, ServerHandle: lk.handle, Desc: lk.desc()}})
+		}
+	}
+	cl.ns.mu.Unlock()
+	if len(work) != 1 {
+		t.Fatalf("%d granted locks on the resource, want b's", len(work))
+	}
+	cl.ns.wg.Add(1)
+	cl.ns.sendAST(work[0]) // as dispatch does, but waited for
+	if _, err := a.c.Flock(ctx, res, FlockSet, wr(1)); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("a's F_SETLK over b's lock after a resent completion: %v, want EAGAIN", err)
+	}
+	cl.mustCheck()
+}
