@@ -110,6 +110,10 @@ func (fsys *fileSystem) flushOwner(ctx context.Context) (uint64, bool) {
 type nodeLocks struct {
 	posix  map[uint64]struct{}
 	flocks map[fs.FileHandle]uint64
+	// unlocking are the flock owners whose release-time unlock is on its
+	// way to the MDT; closed when it is done. A new flock request of
+	// the same owner (a reused open-file address) waits for it.
+	unlocking map[uint64]chan struct{}
 }
 
 // toFlock converts a kernel lock request.
@@ -200,7 +204,13 @@ func (n *node) setlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fus
 	if fl.Mode != wire.LockNL {
 		// Noted before the request, so that a close racing with the
 		// grant still unlocks.
-		n.noteLock(f, owner, isFlock)
+		stale, wait := n.noteLock(f, owner, isFlock)
+		if wait != nil {
+			<-wait // bounded by unlockTimeout
+		}
+		if stale {
+			n.unlockAll(owner)
+		}
 	}
 	if _, err := l.Flock(ctx, n.fid, cmd, fl); err != nil {
 		return n.fsys.toErrno(err, "setlk", n.fid)
@@ -208,21 +218,38 @@ func (n *node) setlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fus
 	return 0
 }
 
-// noteLock records that owner may hold locks on n.
-func (n *node) noteLock(f fs.FileHandle, owner uint64, isFlock bool) {
+// noteLock records that owner may hold locks on n. For a flock it reports
+// whether another open file of n was noted with the same owner: the
+// kernel names a flock's owner by the address of its open file, which a
+// new open reuses once the old one is closed, and the old one's RELEASE
+// (which unlocks its flock) reaches us asynchronously, possibly after
+// this request was granted — it would then unlock the new holder's lock.
+// So the old file's flock goes now, before the request (the caller
+// unlocks owner), and its RELEASE finds nothing to unlock.
+// A release-time unlock of owner already under way must end first: wait,
+// when not nil, is closed when it has.
+func (n *node) noteLock(f fs.FileHandle, owner uint64, isFlock bool) (stale bool, wait <-chan struct{}) {
 	n.lockMu.Lock()
 	defer n.lockMu.Unlock()
 	if isFlock {
+		wait = n.locks.unlocking[owner]
 		if n.locks.flocks == nil {
 			n.locks.flocks = map[fs.FileHandle]uint64{}
 		}
+		for g, o := range n.locks.flocks {
+			if o == owner && g != f {
+				delete(n.locks.flocks, g)
+				stale = true
+			}
+		}
 		n.locks.flocks[f] = owner
-		return
+		return stale, wait
 	}
 	if n.locks.posix == nil {
 		n.locks.posix = map[uint64]struct{}{}
 	}
 	n.locks.posix[owner] = struct{}{}
+	return false, nil
 }
 
 // unlockAll releases every lock of owner on n.
@@ -273,8 +300,25 @@ func (n *node) dropFlock(f fs.FileHandle) {
 	n.lockMu.Lock()
 	owner, held := n.locks.flocks[f]
 	delete(n.locks.flocks, f)
-	n.lockMu.Unlock()
-	if held {
-		n.unlockAll(owner)
+	if !held {
+		n.lockMu.Unlock()
+		return
 	}
+	prev := n.locks.unlocking[owner]
+	done := make(chan struct{})
+	if n.locks.unlocking == nil {
+		n.locks.unlocking = map[uint64]chan struct{}{}
+	}
+	n.locks.unlocking[owner] = done
+	n.lockMu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	n.unlockAll(owner)
+	n.lockMu.Lock()
+	if n.locks.unlocking[owner] == done {
+		delete(n.locks.unlocking, owner)
+	}
+	n.lockMu.Unlock()
+	close(done)
 }

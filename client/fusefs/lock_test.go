@@ -3,10 +3,13 @@ package fusefs
 import (
 	"context"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
 
@@ -215,4 +218,53 @@ func TestFlockDirectory(t *testing.T) {
 	must(t, "close d1", d1.Close())
 	// The kernel sends RELEASEDIR after close(2) returns: wait for it.
 	must(t, "flock d2 once d1 is released", unix.Flock(int(d2.Fd()), unix.LOCK_EX))
+}
+
+// The kernel names a flock's owner by its open file's address, which a new
+// open reuses while the old one's RELEASE (asynchronous) is still on its
+// way. The old file's flock goes before the new file's request, and its
+// late RELEASE leaves the new holder's lock alone.
+func TestFlockOwnerReusedBeforeRelease(t *testing.T) {
+	l := newLockFS()
+	fsys := &fileSystem{b: l, log: zap.NewNop(), open: map[*handle]struct{}{}, locks: &lockState{flushes: map[uint32]uint64{}}}
+	ctx := context.Background()
+	f1, fid, _, err := l.Create(ctx, l.Root(), "f", syscall.O_RDWR, 0o644)
+	must(t, "create", err)
+	n := &node{fsys: fsys, fid: fid}
+	h1, _ := fsys.newHandle(n, f1, syscall.O_RDWR)
+	f2, err := l.Open(ctx, fid, syscall.O_RDWR)
+	must(t, "open", err)
+	h2, _ := fsys.newHandle(n, f2, syscall.O_RDWR)
+
+	const owner = 0xf11e
+	ex := &fuse.FileLock{Typ: syscall.F_WRLCK}
+	if e := n.Setlkw(ctx, h1, owner, ex, fuse.FUSE_LK_FLOCK); e != 0 {
+		t.Fatalf("flock of the first open file: %v", e)
+	}
+	// The first file is closed without unlocking; a new open gets its
+	// address before its RELEASE arrives.
+	if e := n.Setlkw(ctx, h2, owner, ex, fuse.FUSE_LK_FLOCK); e != 0 {
+		t.Fatalf("flock of the second open file: %v", e)
+	}
+	if e := n.Release(ctx, h1); e != 0 {
+		t.Fatalf("late release of the first open file: %v", e)
+	}
+	if got := l.held(fid); len(got) != 1 || got[0].Owner != owner || got[0].Mode != wire.LockPW {
+		t.Fatalf("after the first file's late release, the locks are %+v, want the second file's", got)
+	}
+	l.mu.Lock()
+	var modes []wire.LockMode
+	for _, c := range l.calls {
+		modes = append(modes, c.Mode)
+	}
+	l.mu.Unlock()
+	if want := []wire.LockMode{wire.LockPW, wire.LockNL, wire.LockPW}; !slices.Equal(modes, want) {
+		t.Errorf("requests %v, want %v (the stale flock unlocked before the new one)", modes, want)
+	}
+	if e := n.Release(ctx, h2); e != 0 {
+		t.Fatal(e)
+	}
+	if got := l.held(fid); len(got) != 0 {
+		t.Errorf("locks left after both releases: %+v", got)
+	}
 }
