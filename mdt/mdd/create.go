@@ -88,13 +88,19 @@ func (m *MDD) create(ctx context.Context, c Creds, parent wire.FID, name string,
 		if err != nil {
 			return err
 		}
-		if !permitted(c, p, mayWrite|mayExec) {
+		// As Linux: searching the parent needs x; an existing name is
+		// EEXIST before the w check (open(O_CREAT|O_EXCL), mkdir and mknod
+		// of an existing name in a read-only directory).
+		if !permitted(c, p, mayExec) {
 			return fmt.Errorf("%w: create in %v", ErrAccess, parent)
 		}
 		if _, err := o.lookup(parent, name); err == nil {
 			return fmt.Errorf("%w: %v/%q", ErrExist, parent, name)
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
+		}
+		if !permitted(c, p, mayWrite|mayExec) {
+			return fmt.Errorf("%w: create in %v", ErrAccess, parent)
 		}
 		isDir := mode&store.TypeMask == store.TypeDir
 		if isDir && p.Nlink >= MaxLink {

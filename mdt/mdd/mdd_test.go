@@ -121,6 +121,15 @@ func TestCreateLookupGetAttr(t *testing.T) {
 	wantErrno(t, "create without w", err, syscall.EACCES)
 	_, _, err = e.m.Create(ctx, bob, wire.RootFID, "x", CreateArgs{})
 	wantErrno(t, "create in root-owned 0755", err, syscall.EACCES)
+	// An existing name is EEXIST before the w check, as Linux has it.
+	shared := e.mkdir(alice, wire.RootFID, "shared", 0o755)
+	e.create(alice, shared.FID, "there")
+	_, _, err = e.m.Create(ctx, bob, shared.FID, "there", CreateArgs{})
+	wantErrno(t, "create of an existing name without w", err, syscall.EEXIST)
+	_, _, err = e.m.Mkdir(ctx, bob, shared.FID, "there", CreateArgs{})
+	wantErrno(t, "mkdir of an existing name without w", err, syscall.EEXIST)
+	_, _, err = e.m.Create(ctx, bob, d.FID, "mine", CreateArgs{})
+	wantErrno(t, "create of an existing name without x", err, syscall.EACCES)
 	if _, err := e.m.Lookup(ctx, root, d.FID, "mine"); err != nil {
 		t.Fatalf("root lookup: %v", err)
 	}
