@@ -57,9 +57,35 @@
 // once it ran in the open group, with its transno and the current
 // LastCommitted, and commit later. Lustre clients keep every request whose
 // transno is above last_committed and replay it after a server restart, so
-// that would lose nothing that neither the disk nor a client holds. It
-// needs Update to return after the function ran (a second channel) and the
-// replay path in ptlrpc; the transno order is already right for it.
+// that would lose nothing that neither the disk nor a client holds. The
+// transno order is already right for it. It is the one large win left for
+// creates: the group commit (a bbolt commit, two fdatasyncs) is most of a
+// create's time, and with NoSync — the bound of what early replies can give
+// — mdbench's create phase (2 workers, one FUSE client) ran about twice as
+// fast on a loaded 2-core machine (issue #3). What it needs, besides Update
+// returning after the function ran (a second channel):
+//
+//   - Reads of acknowledged writes. A bbolt read transaction sees committed
+//     groups only, so a stat right after an early-acknowledged create would
+//     not find the file. The store must track the keys written by
+//     acknowledged, uncommitted operations and make a View that reads one
+//     wait for that commit (or run such reads inside the open group).
+//   - The same FIDs and layouts on replay. The MDT allocates FIDs and OST
+//     objects inside the operation; a create replayed after a restart must
+//     get the FID and objects its first reply gave (the client caches them
+//     and may have written the objects). Either clients allocate FIDs from
+//     sequences of their own (CreateArgs.FID exists for that) or mdc writes
+//     the reply's FID and layout into the request ptlrpc keeps for replay
+//     (Lustre's mdc_replay_open); mdt must then create with them.
+//   - MDT recovery, which does not exist yet (opens are not replayed):
+//     after a restart, a window for the clients of last_rcvd in which
+//     replays run in transno order across clients, with their original
+//     transnos (Update must accept a given one), before any new request;
+//     the OST orphan cleanup (destroying objects above ost_lastused) must
+//     wait for its end or it destroys the objects of replayed creates.
+//   - A failed commit after early replies cannot be rolled back and
+//     answered: the clients believe those operations done. The store must
+//     stop and the target restart into recovery.
 //
 // # Sequences and FLD
 //
