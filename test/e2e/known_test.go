@@ -34,13 +34,6 @@ var notApplicable = map[string]string{
 // harness, each naming it; the case skips itself with the reason until the
 // entry is removed. Keep it short: every entry is a bug to fix.
 var knownIssues = map[string]string{
-	// About 1 run in 10 to 40 over socklnd (real daemons), a read of a
-	// name another client rewrites (4096-byte records, no flock) returns
-	// a record torn at an arbitrary offset (512, 1792, 2688), and once
-	// the flock-protected counter read one increment short. Not
-	// reproduced over lolnd since the page-invalidation wait of open and
-	// flock; the cause is not found yet.
-	"RandomMix/Binaries": "issue #4 (client, data path): a read racing another client's rewrite sometimes returns a torn record",
 	// Intermittent since the intent locks (89d823b): about 2 runs in 10,
 	// the re-read of a file this client just wrote and read misses the
 	// page cache (16 OST_READs). Both read opens get FOPEN_KEEP_CACHE (a

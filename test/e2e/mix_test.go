@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,7 +188,7 @@ func (w *mixWorker) run() error {
 			err = w.write(p, uint64(w.id)<<32|uint64(i))
 		case "read":
 			var b []byte
-			if b, err = os.ReadFile(p); err == nil {
+			if b, err = readOnce(p); err == nil {
 				if cerr := checkRecord(b); cerr != nil {
 					return fmt.Errorf("client %d step %d: read %s: %w", w.id, i, name, cerr)
 				}
@@ -216,6 +217,24 @@ func (w *mixWorker) run() error {
 		}
 	}
 	return nil
+}
+
+// readOnce reads p with one read(2) of more than a record: a file holds
+// nothing or one record, and one read sees one version of it (os.ReadFile
+// sizes its first read by stat, and a second read may see another
+// client's rewrite: two versions, not a torn one).
+func readOnce(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, 2*mixRec)
+	n, err := unix.Pread(int(f.Fd()), b, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "pread", Path: p, Err: err}
+	}
+	return b[:n], nil
 }
 
 // write replaces the file's content with record id, in one write.
@@ -292,7 +311,35 @@ func checkRecord(b []byte) error {
 	}
 	id := binary.LittleEndian.Uint64(b)
 	if want := record(id); !bytes.Equal(b, want) {
-		return fmt.Errorf("record %#x is torn (first difference at byte %d)", id, firstDiff(b, want))
+		return fmt.Errorf("record %#x is torn (first difference at byte %d; %s)", id, firstDiff(b, want), recordRuns(b))
 	}
 	return nil
+}
+
+// recordRuns describes a torn record: its runs of bytes that agree with
+// one record, by the low byte of that record's id (the bytes past the id
+// tell only that), or that are zeros.
+func recordRuns(b []byte) string {
+	const inv31 = 223 // 31 * 223 = 1 (mod 256)
+	var out []string
+	start, cur := 8, -1
+	for i := 8; i <= len(b); i++ {
+		k := -2 // the end
+		if i < len(b) {
+			k = int(byte((b[i] - byte(i*7) - byte(i>>8)) * inv31))
+			if b[i] == 0 && (i+1 < len(b) && b[i+1] == 0 || b[i-1] == 0) {
+				k = -1
+			}
+		}
+		if i > 8 && k != cur {
+			what := fmt.Sprintf("id low byte %#02x", cur)
+			if cur == -1 {
+				what = "zeros"
+			}
+			out = append(out, fmt.Sprintf("[%d, %d) %s", start, i, what))
+			start = i
+		}
+		cur = k
+	}
+	return strings.Join(out, ", ")
 }
