@@ -82,6 +82,13 @@ func Mount(ctx context.Context, mountpoint string, b Backend, opts Options) (*Se
 		// mmap(MAP_SHARED) of an O_APPEND descriptor (direct I/O).
 		ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 		DirectMount:       os.Geteuid() == 0,
+		// The page cache is kept coherent by the backend, which drops a
+		// file's pages when the locks covering them go (Invalidatable,
+		// CacheKeeper). The kernel's own heuristic (FUSE_AUTO_INVAL_DATA:
+		// drop the pages when a new mtime arrives) compares our mtime
+		// with the one it set itself at the last write (its clock, its
+		// granularity), and dropped valid pages after every write.
+		ExplicitDataCacheControl: true,
 		// Splicing helps only replies read from a file descriptor; ours
 		// are in memory, and a 1 MiB reply does not fit the default pipe.
 		DisableSplice: true,
