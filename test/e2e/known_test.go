@@ -36,10 +36,13 @@ var notApplicable = map[string]string{
 var knownIssues = map[string]string{
 	// Intermittent since the intent locks (89d823b): about 2 runs in 10,
 	// the re-read of a file this client just wrote and read misses the
-	// page cache (16 OST_READs). Both read opens get FOPEN_KEEP_CACHE (a
-	// PR lock covers the file); the pages go because the cancel of the
-	// write's PW lock, called back for this client's own PR enqueue,
-	// queues a whole-file invalidation that runs after the first read
-	// cached its pages under the new lock.
-	"CachedReread": "issue #4 (client): a re-read sometimes misses the page cache since the intent locks",
+	// page cache (16 OST_READs). The kernel evicts a FUSE inode, and its
+	// pages, as soon as its dentry is invalidated while no file holds it
+	// (FUSE's drop_inode is generic_delete_inode). The name is
+	// invalidated because this client's own intent lock on the file
+	// (LOOKUP|UPDATE|PERM) is called back whole by the MDT's EX UPDATE
+	// lock for the O_TRUNC setattr and for the write's close (async
+	// RELEASE: before or after the first read). The fix is Lustre's lock
+	// convert: give up only the conflicting bits and keep LOOKUP.
+	"CachedReread": "issue #4 (ldlm): a re-read sometimes misses the page cache: an UPDATE conflict cancels the whole intent lock, LOOKUP included (no lock convert)",
 }
