@@ -161,16 +161,9 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 
 // openName opens r.Name in r.Parent, creating it if O_CREAT asks and it
 // does not exist (a concurrent creator that wins makes this an open of
-// its file, unless O_EXCL). O_CREAT|O_EXCL goes straight to the create,
-// which fails with EEXIST on an existing name (mdd checks it before the
-// parent's w bit, as Linux): no lookup first, one read transaction less
-// on the create path.
+// its file, unless O_EXCL).
 func (s *Server) openName(ctx context.Context, c mdd.Creds, r *wire.OpenRequest) (a mdd.Attr, blob []byte, tn uint64, created bool, err error) {
 	flags := int(r.Flags)
-	if flags&os.O_CREATE != 0 && flags&os.O_EXCL != 0 {
-		a, blob, tn, err = s.createFile(ctx, c, r.Parent, r.Name, r.Mode, r.Layout, true)
-		return a, blob, tn, err == nil, err
-	}
 	for range 2 {
 		a, err = s.mdd.Lookup(ctx, c, r.Parent, r.Name)
 		switch {
