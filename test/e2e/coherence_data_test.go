@@ -23,6 +23,7 @@ func TestDataCoherence(t *testing.T) {
 	c := cluster.New(t, cluster.Options{Clients: 2})
 	t.Run("WriteThenRead", func(t *testing.T) { testWriteThenRead(t, c) })
 	t.Run("Truncate", func(t *testing.T) { testTruncateSeen(t, c) })
+	t.Run("TruncateSameSize", func(t *testing.T) { testTruncateSameSize(t, c) })
 	t.Run("ConcurrentDisjoint", func(t *testing.T) { testConcurrentWrites(t, c, false) })
 	t.Run("ConcurrentOverlapping", func(t *testing.T) { testConcurrentWrites(t, c, true) })
 	t.Run("CachedReread", func(t *testing.T) { testCachedReread(t, c) })
@@ -138,6 +139,43 @@ func testTruncateSeen(t *testing.T, c *cluster.Cluster) {
 	n, _ = fb.ReadAt(got, 0)
 	if n != 100000 || !bytes.Equal(got[70000:n], make([]byte, 30000)) {
 		t.Errorf("B reads %d bytes after A's extension to 100000, or non-zero bytes past 70000", n)
+	}
+}
+
+// testTruncateSameSize: B reads a file through one open; A truncates it
+// to 0 and back to its size. Nothing tells B's kernel by the size, so only
+// the truncate's locks can: B reads zeros, not the data it had cached.
+// And A's truncate down lands after what B had written under its lock:
+// B's cached write does not come back past the new end.
+func testTruncateSameSize(t *testing.T, c *cluster.Cluster) {
+	a, b := pair(t, c, "f", 2)
+	const size = 200000
+	must(t, "write", os.WriteFile(a, fill(size, 7), 0o644))
+	fb := openRW(t, b)
+	got := make([]byte, size)
+	if _, err := fb.ReadAt(got, 0); err != nil {
+		t.Fatalf("B reads: %v", err)
+	}
+	must(t, "A truncates to 0", os.Truncate(a, 0))
+	must(t, "A truncates back", os.Truncate(a, size))
+	n, _ := fb.ReadAt(got, 0)
+	if n != size || !bytes.Equal(got, make([]byte, size)) {
+		t.Errorf("B reads %d bytes after A's truncate to 0 and back, not all zeros (first non-zero at %d)",
+			n, bytes.IndexFunc(got[:n], func(r rune) bool { return r != 0 }))
+	}
+	// B's first write gets its grant (without, a write goes through at
+	// once); the second stays in its cache.
+	for i, off := range []int64{0, 100} {
+		if _, err := fb.WriteAt([]byte("cached by B"), off); err != nil {
+			t.Fatalf("B's write %d: %v", i, err)
+		}
+	}
+	must(t, "A truncates to 50", os.Truncate(a, 50))
+	must(t, "B closes", fb.Close())
+	st, err := os.Stat(a)
+	must(t, "A stats", err)
+	if st.Size() != 50 {
+		t.Errorf("after B's write at 100, A's truncate to 50 and B's close, the size is %d", st.Size())
 	}
 }
 
