@@ -352,29 +352,6 @@ func (fs *FS) lockIO(ctx context.Context, fid wire.FID, lay *layout.Layout, m ui
 	return held, nil
 }
 
-// lockTruncate takes PW locks on the whole of every object of every
-// mirror of lay, for a truncate (Lustre takes [size, EOF]; the kernel's
-// pages of a file go whole here anyway): other clients write back what
-// they cache of the file and drop their pages before the objects change
-// size, so that none writes old data back past the new end or keeps
-// reading it.
-func (fs *FS) lockTruncate(ctx context.Context, fid wire.FID, lay *layout.Layout) (heldLocks, error) {
-	ms := lay.Mirrors()
-	if len(ms) == 0 {
-		ms = []uint16{0}
-	}
-	var all heldLocks
-	for _, m := range ms {
-		held, err := fs.lockIO(ctx, fid, lay, m, 0, wire.LockEOF, wire.LockPW)
-		if err != nil {
-			all.release()
-			return nil, err
-		}
-		all = append(all, held...)
-	}
-	return all, nil
-}
-
 // covered reports whether this client holds a lock of mode over the whole
 // of every object of lay (then its cached pages are valid).
 func (fs *FS) covered(lay *layout.Layout, mode wire.LockMode) bool {

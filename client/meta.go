@@ -155,11 +155,6 @@ func (fs *FS) truncate(ctx context.Context, fid wire.FID, raw []byte, size uint6
 		}
 		return nil
 	}
-	held, err := fs.lockTruncate(ctx, fid, lay)
-	if err != nil {
-		return err
-	}
-	defer held.release()
 	sz, err := lov.Glimpse(ctx, fs, lay)
 	if err != nil {
 		return err
