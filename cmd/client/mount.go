@@ -174,7 +174,7 @@ func serveMount(ctx context.Context, r mountRequest, stderr io.Writer) (err erro
 	defer flush()
 	log = log.Named("client")
 	if r.opts.Pprof != "" {
-		_, stopPprof, err := startPprof(r.opts.Pprof, log)
+		_, stopPprof, err := daemon.StartPprof(r.opts.Pprof, log)
 		if err != nil {
 			return err
 		}

@@ -54,7 +54,6 @@ func newStart() *cobra.Command {
 	var (
 		dir    string
 		fsname string
-		pprof  string
 		nf     daemon.NetFlags
 		sf     daemon.ServeFlags
 		lf     daemon.LogFlags
@@ -73,13 +72,6 @@ func newStart() *cobra.Command {
 			}
 			defer flush()
 			log = log.Named("mds")
-			if pprof != "" {
-				_, stop, err := startPprof(pprof, log)
-				if err != nil {
-					return err
-				}
-				defer stop()
-			}
 			return daemon.Run(c.Context(), nf, sf, log, func(ctx context.Context, p *daemon.Process) (io.Closer, string, error) {
 				s, err := mdt.Start(ctx, mdt.Config{Dir: dir, FSName: fsname, LNet: p.LNet, Node: p.Node, Logger: p.Log})
 				if err != nil {
@@ -91,7 +83,6 @@ func newStart() *cobra.Command {
 	}
 	c.Flags().StringVar(&dir, "dir", "", "the formatted MDT directory")
 	c.Flags().StringVar(&fsname, "fsname", "", "refuse a target of any other file system")
-	c.Flags().StringVar(&pprof, "pprof", "", "serve Go profiles (net/http/pprof) on this loopback HOST:PORT; off when empty")
 	nf.Register(c.Flags(), "tcp0")
 	sf.Register(c.Flags())
 	lf.Register(c.Flags())

@@ -64,12 +64,16 @@ type ServeFlags struct {
 	CtlDir string
 	// PIDFile, if set, receives the process id once it serves.
 	PIDFile string
+	// Pprof, if set, is the loopback HOST:PORT Go's profiles are served
+	// on (StartPprof).
+	Pprof string
 }
 
-// Register adds --ctl-dir and --pid-file to fs.
+// Register adds --ctl-dir, --pid-file and --pprof to fs.
 func (f *ServeFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.CtlDir, "ctl-dir", obd.ControlDir(), "directory of the control sockets (env STRIA_CTL_DIR)")
 	fs.StringVar(&f.PIDFile, "pid-file", "", "write the process id to this file once serving")
+	fs.StringVar(&f.Pprof, "pprof", "", "serve Go profiles (net/http/pprof) on this loopback HOST:PORT; off when empty")
 }
 
 // Process is what a role's server is started with.
@@ -88,6 +92,13 @@ type StartFunc func(ctx context.Context, p *Process) (srv io.Closer, ctlName str
 // SIGTERM/SIGINT arrives, and shuts down in reverse order. It returns nil
 // after a clean shutdown.
 func Run(ctx context.Context, nf NetFlags, sf ServeFlags, log *zap.Logger, start StartFunc) error {
+	if sf.Pprof != "" {
+		_, stopPprof, err := StartPprof(sf.Pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	ln, err := StartLNet(ctx, nf, log)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -11,25 +11,26 @@ import (
 	"go.uber.org/zap"
 )
 
-// errPprofAddr: --pprof names an address that is not a loopback one.
-var errPprofAddr = errors.New("--pprof: want a loopback HOST:PORT (127.0.0.1:6060, [::1]:6060, localhost:6060)")
+// ErrPprofAddr: the pprof address (--pprof, the client's pprof=) is not a
+// loopback one.
+var ErrPprofAddr = errors.New("pprof: want a loopback HOST:PORT (127.0.0.1:6060, [::1]:6060, localhost:6060)")
 
-// startPprof serves Go's net/http/pprof profiles (CPU, heap, goroutines,
+// StartPprof serves Go's net/http/pprof profiles (CPU, heap, goroutines,
 // mutex, block, trace) on addr, a loopback HOST:PORT: they expose the
 // daemon's internals, so no other address is accepted. Off by default
-// (--pprof ""). It returns the address listened on (port 0 picks one) and
+// (an empty address). It returns the address listened on (port 0 picks one) and
 // a stop function that closes the listener and waits for the server.
-func startPprof(addr string, log *zap.Logger) (string, func(), error) {
+func StartPprof(addr string, log *zap.Logger) (string, func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %q: %w", errPprofAddr, addr, err)
+		return "", nil, fmt.Errorf("%w: %q: %w", ErrPprofAddr, addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "", nil, fmt.Errorf("%w: %q", errPprofAddr, addr)
+		return "", nil, fmt.Errorf("%w: %q", ErrPprofAddr, addr)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", nil, fmt.Errorf("--pprof %s: %w", addr, err)
+		return "", nil, fmt.Errorf("pprof %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

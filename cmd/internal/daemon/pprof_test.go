@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 
 func TestPprofServes(t *testing.T) {
 	leaktest.Check(t)
-	addr, stop, err := startPprof("127.0.0.1:0", zaptest.NewLogger(t))
+	addr, stop, err := StartPprof("127.0.0.1:0", zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +33,8 @@ func TestPprofServes(t *testing.T) {
 
 func TestPprofRefusesNonLoopback(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:6060", ":6060", "192.0.2.1:6060", "example.com:6060", "6060"} {
-		if _, _, err := startPprof(addr, zaptest.NewLogger(t)); !errors.Is(err, errPprofAddr) {
-			t.Errorf("pprof=%s: %v, want errPprofAddr", addr, err)
+		if _, _, err := StartPprof(addr, zaptest.NewLogger(t)); !errors.Is(err, ErrPprofAddr) {
+			t.Errorf("pprof %s: %v, want ErrPprofAddr", addr, err)
 		}
 	}
 }
