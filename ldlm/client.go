@@ -27,6 +27,13 @@ type Hooks struct {
 	// cached under it (pages, attributes, FUSE caches). The cancel reaches
 	// the server only after Cancel returns.
 	Cancel func(ctx context.Context, l *Lock, evicted bool)
+	// Convert, if set, lets the namespace keep part of an inode-bits lock
+	// (Lustre's lock convert): a blocking callback for some of its bits
+	// gives up only those (LDLM_CONVERT) and the lock stays cached with
+	// the rest. Convert runs first, like Cancel, for the bits given up
+	// (dropped): drop what is cached under them. Without it, a callback
+	// cancels the whole lock.
+	Convert func(ctx context.Context, l *Lock, dropped uint64)
 	// Glimpse answers a server's glimpse for l: what this client knows of
 	// the object (its size, including dirty data not yet written back).
 	// ErrNoData (or a nil hook) tells the server there is nothing to add.
@@ -119,11 +126,13 @@ type Lock struct {
 	desc       wire.LockDesc // as requested, then as granted
 	state      lockState
 	users      int
-	cbPending  bool // a blocking callback came: cancel once unused
-	wasGranted bool // granted at some point: the Cancel hook runs when it goes
-	grantedCP  bool // granted by a completion callback (which a server may resend)
-	abandoned  bool // its enqueue was given up before the server answered
-	signaled   bool // done closed
+	cbPending  bool   // a blocking callback came: cancel once unused
+	wasGranted bool   // granted at some point: the Cancel hook runs when it goes
+	grantedCP  bool   // granted by a completion callback (which a server may resend)
+	keep       uint64 // with cbPending: the inode bits a convert keeps (0: cancel)
+	againCB    bool   // a blocking callback came while it converted: cancel after
+	abandoned  bool   // its enqueue was given up before the server answered
+	signaled   bool   // done closed
 	err        error
 	lvb        wire.LVB
 	lastUsed   time.Time
@@ -163,7 +172,7 @@ type Client struct {
 }
 
 type clientCounters struct {
-	enqueues, matches, cancels, blocking, earlyCancels, lruCancels, evictions uint64 // guarded by mu
+	enqueues, matches, cancels, blocking, earlyCancels, lruCancels, evictions, converts uint64 // guarded by mu
 }
 
 // NewClient validates cfg and starts the namespace's workers.
@@ -408,8 +417,10 @@ func (c *Client) blocking(l *Lock, cb *wire.LockCallback) error {
 	case l.state == stateDone:
 		return syscall.EINVAL
 	case l.state == stateCancelling:
+		l.againCB = l.keep != 0 // a convert under way: it must go after all
 		return nil
 	}
+	c.noteKeepLocked(l, cb)
 	l.cbPending = true
 	if l.server == 0 {
 		l.server = cb.ServerHandle
@@ -418,6 +429,22 @@ func (c *Client) blocking(l *Lock, cb *wire.LockCallback) error {
 		c.startCancelLocked(l)
 	}
 	return nil
+}
+
+// noteKeepLocked works out, for a blocking callback for l, which of its
+// inode bits a convert can keep: those the waiting request (cb.Desc) does
+// not want, and did not want at an earlier callback either. None without
+// a Convert hook, for other lock types, or once l was marked to go for
+// another reason (its keep is then 0 already).
+func (c *Client) noteKeepLocked(l *Lock, cb *wire.LockCallback) {
+	switch {
+	case c.cfg.Hooks.Convert == nil || l.desc.Type != wire.LockIBits || cb.Desc.Type != wire.LockIBits:
+		l.keep = 0
+	case !l.cbPending:
+		l.keep = l.desc.Policy.Bits &^ cb.Desc.Policy.Bits
+	default:
+		l.keep &^= cb.Desc.Policy.Bits
+	}
 }
 
 // completion handles a completion callback for l.

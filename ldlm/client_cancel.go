@@ -45,7 +45,7 @@ func (l *Lock) Release() {
 // once unused, instead of cached.
 func (l *Lock) ReleaseCancel() {
 	l.c.mu.Lock()
-	l.cbPending = true
+	l.cbPending, l.keep = true, 0
 	l.c.mu.Unlock()
 	l.Release()
 }
@@ -155,16 +155,21 @@ func (c *Client) cancelWorker() {
 // the server, then they are forgotten.
 func (c *Client) cancelNow(ctx context.Context, locks []*Lock) {
 	var handles []wire.LockHandle
+	gone := locks[:0:0]
 	for _, l := range locks {
 		c.mu.Lock()
-		granted, h := l.wasGranted, l.server
+		granted, h, keep := l.wasGranted, l.server, l.keep
 		c.mu.Unlock()
+		if granted && keep != 0 && h != 0 && c.convert(ctx, l, h, keep) {
+			continue
+		}
 		if granted && c.cfg.Hooks.Cancel != nil {
 			c.cfg.Hooks.Cancel(ctx, l, false)
 		}
 		if h != 0 {
 			handles = append(handles, h)
 		}
+		gone = append(gone, l)
 	}
 	for len(handles) > 0 {
 		n := min(len(handles), cancelBatch)
@@ -172,11 +177,52 @@ func (c *Client) cancelNow(ctx context.Context, locks []*Lock) {
 		handles = handles[n:]
 	}
 	c.mu.Lock()
-	for _, l := range locks {
+	for _, l := range gone {
 		c.destroyLocked(l, ErrClosed)
 	}
-	c.stats.cancels += uint64(len(locks))
+	c.stats.cancels += uint64(len(gone))
 	c.mu.Unlock()
+}
+
+// convert gives up the inode bits of granted lock l (server handle h)
+// that it does not keep: the Convert hook drops what is cached under
+// them, LDLM_CONVERT tells the server, and l goes back to the cache with
+// the rest. It reports false, having done nothing the caller's cancel
+// would not redo, when the server refused (the caller then cancels l).
+// A blocking callback that came meanwhile (for the bits kept) has l
+// cancelled after all.
+func (c *Client) convert(ctx context.Context, l *Lock, h wire.LockHandle, keep uint64) bool {
+	c.mu.Lock()
+	d := l.desc
+	c.mu.Unlock()
+	c.cfg.Hooks.Convert(ctx, l, d.Policy.Bits&^keep)
+	d.Policy.Bits = keep
+	rep, err := c.imp.Call(ctx, &ptlrpc.Req{Opcode: wire.LDLMConvert,
+		Encode: &wire.LockCallback{Handle: l.cookie, ServerHandle: h, Desc: d}})
+	rep.Release()
+	if err != nil {
+		c.log.Debug("ldlm: convert failed; cancelling", zap.Stringer("res", d.Res), zap.Error(err))
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stats.converts++
+	l.desc.Policy.Bits, l.keep, l.cbPending = keep, 0, false
+	if l.state != stateCancelling {
+		return true // dropped meanwhile (an eviction, Close)
+	}
+	l.state = stateGranted
+	if l.againCB || c.closed {
+		l.againCB, l.cbPending = false, true
+		c.startCancelLocked(l)
+		return true
+	}
+	if l.users == 0 {
+		l.lastUsed = time.Now()
+		c.lruPushLocked(l)
+		c.shrinkLRULocked()
+	}
+	return true
 }
 
 // sendCancel sends one LDLM_CANCEL. ESTALE (the server knew none of the
@@ -384,6 +430,7 @@ type ClientStats struct {
 	EarlyCancels uint64
 	LRUCancels   uint64 // cancelled for lru_size or lru_max_age
 	Evictions    uint64
+	Converts     uint64 // locks that gave up some bits and stayed
 }
 
 // Stats returns a snapshot of the namespace.
@@ -392,7 +439,8 @@ func (c *Client) Stats() ClientStats {
 	defer c.mu.Unlock()
 	s := ClientStats{Unused: c.lruLen, Resources: len(c.byRes), Enqueues: c.stats.enqueues,
 		Matches: c.stats.matches, Cancels: c.stats.cancels, Blocking: c.stats.blocking,
-		EarlyCancels: c.stats.earlyCancels, LRUCancels: c.stats.lruCancels, Evictions: c.stats.evictions}
+		EarlyCancels: c.stats.earlyCancels, LRUCancels: c.stats.lruCancels, Evictions: c.stats.evictions,
+		Converts: c.stats.converts}
 	for _, q := range c.byRes {
 		s.Locks += len(q)
 	}

@@ -89,6 +89,12 @@
 // one itself). The handler calls Namespace.Cancel with them before doing
 // the operation, saving a blocking-callback round trip.
 //
+// Lock convert (LDLM_CONVERT, Lustre's inodebits convert): a client gives
+// up some inode bits of a granted lock and keeps the rest (Namespace.
+// Convert). The lock's blocking callback is then answered: its cancel
+// deadline is disarmed, the requests it no longer conflicts with are
+// granted, and one it still conflicts with sends it a new callback.
+//
 // Glimpse: Namespace.Glimpse sends a glimpse callback (LDLM_GL_CALLBACK)
 // to the holder of the write lock reaching furthest on an object and
 // returns its LVB (the size it knows), without revoking the lock.
@@ -111,7 +117,13 @@
 // client layer writes back dirty data and drops its caches), then
 // LDLM_CANCEL goes to the server, on the namespace's cancel workers. A
 // callback for a lock the client no longer has is answered EINVAL (a
-// glimpse ENODATA) and changes nothing. An interrupted wait (ctx ended)
+// glimpse ENODATA) and changes nothing; the resend of a completion that
+// granted a flock (which the client does not keep) is answered as done.
+// With a Convert hook, a blocking callback for only some bits of an
+// inode-bits lock gives up those bits instead (the hook drops what they
+// covered, LDLM_CONVERT tells the server) and the lock goes back to the
+// cache with the rest: the MDC keeps a file's LOOKUP bit, and so its name
+// in the kernel, when another client's setattr takes UPDATE|PERM. An interrupted wait (ctx ended)
 // cancels the request. A lock whose enqueue was given up before any reply
 // stays known by its handle, so that a later callback for it gets it
 // cancelled instead of leaking on the server.

@@ -9,13 +9,26 @@ import (
 	"github.com/stria-fs/stria/wire"
 )
 
-// Handlers returns the namespace's request handlers, LDLM_ENQUEUE and
-// LDLM_CANCEL, for the target's ptlrpc.TargetConfig.Handlers.
+// Handlers returns the namespace's request handlers, LDLM_ENQUEUE,
+// LDLM_CONVERT and LDLM_CANCEL, for the target's
+// ptlrpc.TargetConfig.Handlers.
 func (ns *Namespace) Handlers() map[wire.Opcode]ptlrpc.Handler {
 	return map[wire.Opcode]ptlrpc.Handler{
 		wire.LDLMEnqueue: ns.HandleEnqueue,
+		wire.LDLMConvert: ns.HandleConvert,
 		wire.LDLMCancel:  ns.HandleCancel,
 	}
+}
+
+// HandleConvert serves LDLM_CONVERT: a wire.LockCallback naming a granted
+// inode-bits lock of the client (ServerHandle) and the bits it keeps
+// (Desc.Policy.Bits). See Convert.
+func (ns *Namespace) HandleConvert(_ context.Context, r *ptlrpc.Request) error {
+	var cb wire.LockCallback
+	if err := r.DecodeBody(&cb); err != nil {
+		return err
+	}
+	return ns.Convert(r.Export(), cb.ServerHandle, cb.Desc.Policy.Bits)
 }
 
 // HandleEnqueue serves LDLM_ENQUEUE: a wire.LockRequest, answered with a
@@ -60,6 +73,7 @@ type Stats struct {
 	Clients   int
 	Enqueues  uint64
 	Cancels   uint64
+	Converts  uint64 // locks that gave up some inode bits and stayed
 	BLASTs    uint64 // blocking callbacks sent
 	CPASTs    uint64 // completion callbacks sent
 	GLASTs    uint64 // glimpse callbacks sent
@@ -79,6 +93,7 @@ func (ns *Namespace) Stats() Stats {
 	c := &ns.stats
 	s.Enqueues, s.Cancels, s.BLASTs, s.CPASTs = c.enqueues.Load(), c.cancels.Load(), c.blASTs.Load(), c.cpASTs.Load()
 	s.GLASTs, s.Evictions, s.Timeouts, s.Busy = c.glASTs.Load(), c.evictions.Load(), c.timeouts.Load(), c.busy.Load()
+	s.Converts = c.converts.Load()
 	return s
 }
 

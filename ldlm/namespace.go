@@ -128,7 +128,7 @@ type Namespace struct {
 }
 
 type nsCounters struct {
-	enqueues, cancels, blASTs, cpASTs, glASTs, evictions, timeouts, busy atomic.Uint64
+	enqueues, cancels, converts, blASTs, cpASTs, glASTs, evictions, timeouts, busy atomic.Uint64
 }
 
 // NewNamespace validates cfg and starts the namespace's timer loop.
@@ -477,6 +477,43 @@ func (ns *Namespace) Cancel(exp *ptlrpc.Export, handles []wire.LockHandle) int {
 	return n
 }
 
+// Convert gives up some inode bits of a granted lock of exp's client, as
+// Lustre's lock convert does: a client called back for bits it holds with
+// others keeps those the waiting request does not want (a setattr's
+// UPDATE|PERM leaves it the name's LOOKUP) instead of cancelling the
+// whole lock. keep must be a non-empty subset of the lock's bits. The
+// lock is no longer waited for (its cancel deadline is disarmed);
+// requests it no longer conflicts with are granted, and one it still
+// conflicts with sends it a new blocking callback. ErrStale: the lock is
+// gone (cancelled, or its client evicted).
+func (ns *Namespace) Convert(exp *ptlrpc.Export, h wire.LockHandle, keep uint64) error {
+	if exp == nil {
+		return ErrNoExport
+	}
+	var work []ast
+	ns.mu.Lock()
+	cl, lk := ns.clients[exp], ns.locks[h]
+	switch {
+	case cl == nil || lk == nil || lk.cl != cl || !lk.granted:
+		ns.mu.Unlock()
+		return fmt.Errorf("%w: convert of %#x", ErrStale, uint64(h))
+	case lk.res.typ != wire.LockIBits:
+		ns.mu.Unlock()
+		return fmt.Errorf("%w: convert of a %v lock", ErrInvalid, lk.res.typ)
+	case keep == 0 || keep&^lk.policy.Bits != 0:
+		ns.mu.Unlock()
+		return fmt.Errorf("%w: convert of bits %#x to %#x", ErrInvalid, lk.policy.Bits, keep)
+	}
+	lk.policy.Bits, lk.req.Policy.Bits = keep, keep
+	lk.blSent = false
+	delete(ns.armed, lk)
+	ns.stats.converts.Add(1)
+	ns.reprocessLocked(lk.res, &work)
+	ns.mu.Unlock()
+	ns.dispatch(work)
+	return nil
+}
+
 // reprocessLocked grants, in queue order, the waiting locks of res that
 // conflict neither with a granted lock nor with a lock waiting ahead of
 // them, and queues their completion callbacks.
@@ -529,9 +566,10 @@ func (ns *Namespace) completeLocked(lk *lock, flags wire.LockFlags, work *[]ast)
 
 // armLocked starts lk's cancel timer: its holder must cancel within d.
 // Group locks are exempt (Lustre's LDLM_FL_NO_TIMEOUT): their holders
-// keep them as long as the application does.
+// keep them as long as the application does. So is a lock no longer
+// waited for (blSent cleared: converted since its callback went).
 func (ns *Namespace) armLocked(lk *lock, d time.Duration) {
-	if ns.locks[lk.handle] != lk || !lk.granted || lk.cl == nil || lk.mode == wire.LockGroup {
+	if ns.locks[lk.handle] != lk || !lk.granted || !lk.blSent || lk.cl == nil || lk.mode == wire.LockGroup {
 		return
 	}
 	lk.deadline = time.Now().Add(d)
