@@ -111,6 +111,30 @@ func (c *mdCache) cancelled(_ context.Context, l *ldlm.Lock, _ bool) {
 	delete(c.byLock, l)
 }
 
+// converted is the MDC lock namespaces' Convert hook: l gives up the
+// inode bits dropped and stays with the others. Without LOOKUP its names
+// go as on a cancel. Otherwise the names bound under it stay (the kernel
+// keeps them, and so its inodes and their pages: a dentry invalidation
+// makes the kernel forget an unused FUSE inode), and what the bits
+// dropped covered goes: the object's attributes and the names cached in
+// it (UPDATE, PERM), its standing as a fresh file (OPEN). The entry stays
+// on l, which no longer serves mdDesc.
+func (c *mdCache) converted(ctx context.Context, l *ldlm.Lock, dropped uint64) {
+	if dropped&wire.InodeLockLookup != 0 {
+		c.cancelled(ctx, l, false)
+		return
+	}
+	fid := l.Desc().Res.FID()
+	if e := entryOf(l); e != nil && e.fresh && dropped&wire.InodeLockOpen != 0 {
+		n := *e
+		n.fresh = false
+		l.SetData(&n)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kernel.dropLocked(fid, nil)
+}
+
 // bind records that name binds to fid under l.
 func (c *mdCache) bind(d dentry, fid wire.FID, l *ldlm.Lock) {
 	c.mu.Lock()

@@ -33,16 +33,4 @@ var notApplicable = map[string]string{
 // knownIssues are cases that fail today because of a bug outside the test
 // harness, each naming it; the case skips itself with the reason until the
 // entry is removed. Keep it short: every entry is a bug to fix.
-var knownIssues = map[string]string{
-	// Intermittent since the intent locks (89d823b): about 2 runs in 10,
-	// the re-read of a file this client just wrote and read misses the
-	// page cache (16 OST_READs). The kernel evicts a FUSE inode, and its
-	// pages, as soon as its dentry is invalidated while no file holds it
-	// (FUSE's drop_inode is generic_delete_inode). The name is
-	// invalidated because this client's own intent lock on the file
-	// (LOOKUP|UPDATE|PERM) is called back whole by the MDT's EX UPDATE
-	// lock for the O_TRUNC setattr and for the write's close (async
-	// RELEASE: before or after the first read). The fix is Lustre's lock
-	// convert: give up only the conflicting bits and keep LOOKUP.
-	"CachedReread": "issue #4 (ldlm): a re-read sometimes misses the page cache: an UPDATE conflict cancels the whole intent lock, LOOKUP included (no lock convert)",
-}
+var knownIssues = map[string]string{}
