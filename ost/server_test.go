@@ -158,6 +158,10 @@ func TestParamsAndDevices(t *testing.T) {
 	if !strings.Contains(st, "create                    2 samples") {
 		t.Errorf("stats:\n%s", st)
 	}
+	if st := c.param("ost.OSS.ost.stats"); !strings.Contains(st, "requests: ") || !strings.Contains(st, "inline: ") ||
+		!strings.Contains(st, "detached: ") {
+		t.Errorf("ost.OSS.ost.stats:\n%s", st)
+	}
 	if _, err := c.node.Params.Set("obdfilter."+ostName(0)+".stats", "clear"); err != nil {
 		t.Fatal(err)
 	}
