@@ -238,6 +238,18 @@ func TestCreditsUnderLoad(t *testing.T) {
 					return true
 				}
 			}
+			// One connection first, a PUT each way: a simultaneous
+			// first connect in both directions (a race each side may
+			// see differently) fails what was sent over the connection
+			// that loses, which is not what this test is about.
+			for _, p := range [][2]*node{{a, b}, {b, a}} {
+				if err := send(t, p[0], putTx(p[0], p[1], pattern(100, 0xee))); err != nil {
+					t.Fatalf("first PUT: %v", err)
+				}
+				if m := p[1].host.next(t); m.err != nil {
+					t.Fatalf("first PUT: %v", m.err)
+				}
+			}
 			const per = 40
 			var wg sync.WaitGroup
 			errs := make(chan error, 8*per)
