@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/stria-fs/stria/internal/fifo"
 )
 
 // LNet is one LNet instance: its local NIs, peers, portals and MDs.
@@ -47,8 +49,8 @@ type LNet struct {
 	seqAfter   int64 // sequence of the last InsertAfter ME
 	seqBefore  int64 // sequence of the last InsertBefore ME
 	peers      map[NID]*peer
-	ready      fifo[*msg] // messages holding their credits, to be handed to the LND in order
-	draining   bool       // a goroutine is handing ready messages to LNDs
+	ready      fifo.Queue[*msg] // messages holding their credits, to be handed to the LND in order
+	draining   bool             // a goroutine is handing ready messages to LNDs
 }
 
 // niState is LNet's side of one NI. It is also the Host that NI's LND sees.
@@ -62,8 +64,8 @@ type niState struct {
 	// Guarded by ln.mu.
 	credits    int
 	minCredits int
-	queue      fifo[*msg] // messages holding a peer credit, waiting for an NI credit
-	drops      uint64     // messages LNet dropped (no match, too big, stale)
+	queue      fifo.Queue[*msg] // messages holding a peer credit, waiting for an NI credit
+	drops      uint64           // messages LNet dropped (no match, too big, stale)
 }
 
 // peer is a remote NI this instance has talked to.
@@ -74,7 +76,7 @@ type peer struct {
 	// Guarded by ln.mu.
 	credits    int
 	minCredits int
-	queue      fifo[*msg] // messages waiting for a peer credit
+	queue      fifo.Queue[*msg] // messages waiting for a peer credit
 	alive      bool
 	lastErr    error
 	sendCount  uint64
@@ -215,7 +217,7 @@ func (ln *LNet) Peers() []PeerStatus {
 	for _, p := range ln.peers {
 		out = append(out, PeerStatus{
 			NID: p.nid, LocalNID: p.ns.nid, Alive: p.alive, LastErr: p.lastErr,
-			Credits: p.credits, MinCredits: p.minCredits, Queued: p.queue.len(),
+			Credits: p.credits, MinCredits: p.minCredits, Queued: p.queue.Len(),
 			SendCount: p.sendCount, RecvCount: p.recvCount, DropCount: p.dropCount,
 		})
 	}
@@ -271,13 +273,13 @@ func (ln *LNet) close() error {
 	ln.closed = true
 	var failed []*msg
 	for _, p := range ln.peers {
-		failed = append(failed, p.queue.drain()...)
+		failed = append(failed, p.queue.Drain()...)
 	}
 	for _, ns := range ln.nis {
-		failed = append(failed, ns.queue.drain()...)
+		failed = append(failed, ns.queue.Drain()...)
 	}
 	if !ln.draining {
-		failed = append(failed, ln.ready.drain()...)
+		failed = append(failed, ln.ready.Drain()...)
 	}
 	ln.mu.Unlock()
 	for _, m := range failed {
@@ -299,7 +301,7 @@ func (ln *LNet) close() error {
 		mds = append(mds, h)
 	}
 	// A drain cut short by closed may have left messages behind.
-	failed = ln.ready.drain()
+	failed = ln.ready.Drain()
 	ln.mu.Unlock()
 	for _, m := range failed {
 		m.tx.Complete(fmt.Errorf("%w: LNet shutting down", ErrClosed))
@@ -308,42 +310,4 @@ func (ln *LNet) close() error {
 		h.Unlink()
 	}
 	return errors.Join(errs...)
-}
-
-// fifo is a queue that keeps its storage.
-type fifo[T any] struct {
-	items []T
-	head  int
-}
-
-func (q *fifo[T]) push(x T) { q.items = append(q.items, x) }
-
-func (q *fifo[T]) len() int { return len(q.items) - q.head }
-
-func (q *fifo[T]) pop() (T, bool) {
-	var zero T
-	if q.head == len(q.items) {
-		return zero, false
-	}
-	x := q.items[q.head]
-	q.items[q.head] = zero
-	q.head++
-	switch {
-	case q.head == len(q.items):
-		q.items, q.head = q.items[:0], 0
-	case q.head >= 64 && 2*q.head >= len(q.items):
-		// Under steady traffic the queue never empties: reclaim the front.
-		k := copy(q.items, q.items[q.head:])
-		clear(q.items[k:])
-		q.items, q.head = q.items[:k], 0
-	}
-	return x, true
-}
-
-// drain empties the queue and returns what it held, in order.
-func (q *fifo[T]) drain() []T {
-	out := append([]T(nil), q.items[q.head:]...)
-	clear(q.items)
-	q.items, q.head = q.items[:0], 0
-	return out
 }

@@ -3,6 +3,8 @@ package lnet
 import (
 	"fmt"
 	"sync"
+
+	"github.com/stria-fs/stria/internal/fifo"
 )
 
 // loopNI carries messages from this instance to itself (Lustre's 0@lo):
@@ -14,7 +16,7 @@ type loopNI struct {
 	done chan struct{} // closed when run returns
 
 	mu     sync.Mutex // guards the fields below; a leaf lock
-	queue  fifo[*Tx]
+	queue  fifo.Queue[*Tx]
 	closed bool
 	sent   uint64
 	bytes  uint64
@@ -33,7 +35,7 @@ func (l *loopNI) Send(tx *Tx) {
 		tx.Complete(fmt.Errorf("%w: loopback", ErrClosed))
 		return
 	}
-	l.queue.push(tx)
+	l.queue.Push(tx)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -50,7 +52,7 @@ func (l *loopNI) run() {
 			l.mu.Unlock()
 			return
 		}
-		tx, ok := l.queue.pop()
+		tx, ok := l.queue.Pop()
 		if ok {
 			l.sent++
 			l.bytes += uint64(len(tx.Payload))
@@ -76,7 +78,7 @@ func (l *loopNI) Close() error {
 	}
 	<-l.done
 	l.mu.Lock()
-	rest := l.queue.drain()
+	rest := l.queue.Drain()
 	l.mu.Unlock()
 	for _, tx := range rest {
 		tx.Complete(fmt.Errorf("%w: loopback", ErrClosed))

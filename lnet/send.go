@@ -137,7 +137,7 @@ func (ln *LNet) start(h *MDHandle, m *msg) error {
 func (ln *LNet) dispatchLocked(m *msg) {
 	ns := m.ns
 	if ns.lo {
-		ln.ready.push(m)
+		ln.ready.Push(m)
 		return
 	}
 	p := ln.peerLocked(ns, m.tx.Dest)
@@ -145,7 +145,7 @@ func (ln *LNet) dispatchLocked(m *msg) {
 	p.credits--
 	p.minCredits = min(p.minCredits, p.credits)
 	if p.credits < 0 {
-		p.queue.push(m)
+		p.queue.Push(m)
 		return
 	}
 	m.peerCredit = true
@@ -157,11 +157,11 @@ func (ln *LNet) niCreditLocked(m *msg) {
 	ns.credits--
 	ns.minCredits = min(ns.minCredits, ns.credits)
 	if ns.credits < 0 {
-		ns.queue.push(m)
+		ns.queue.Push(m)
 		return
 	}
 	m.niCredit = true
-	ln.ready.push(m)
+	ln.ready.Push(m)
 }
 
 // returnCreditsLocked gives back m's credits and passes them on to waiting
@@ -172,8 +172,8 @@ func (ln *LNet) returnCreditsLocked(m *msg) {
 		m.peerCredit = false
 		p := m.peer
 		p.credits++
-		if !ln.closed && p.queue.len() > 0 {
-			next, _ := p.queue.pop()
+		if !ln.closed && p.queue.Len() > 0 {
+			next, _ := p.queue.Pop()
 			next.peerCredit = true
 			ln.niCreditLocked(next)
 		}
@@ -182,10 +182,10 @@ func (ln *LNet) returnCreditsLocked(m *msg) {
 		m.niCredit = false
 		ns := m.ns
 		ns.credits++
-		if !ln.closed && ns.queue.len() > 0 {
-			next, _ := ns.queue.pop()
+		if !ln.closed && ns.queue.Len() > 0 {
+			next, _ := ns.queue.Pop()
 			next.niCredit = true
-			ln.ready.push(next)
+			ln.ready.Push(next)
 		}
 	}
 }
@@ -202,7 +202,7 @@ func (ln *LNet) drain() {
 	}
 	ln.draining = true
 	for {
-		m, ok := ln.ready.pop()
+		m, ok := ln.ready.Pop()
 		if !ok {
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stria-fs/stria/internal/fifo"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/wire"
 )
@@ -52,14 +53,14 @@ const opLearn = 1024
 // (from the moment a request is handed to it until it parks again), and
 // there are Threads workers; so whenever busy < Threads a worker is parked.
 type pool struct {
-	mu     sync.Mutex   // taken after Service.mu
-	busy   int          // handlers running (inline or on a worker); at most Threads
-	queue  reqFIFO      // requests waiting for a thread; at most QueueDepth
-	parked []*worker    // workers waiting for a request, most recent last
-	all    []*worker    // every worker; set by Start
-	inl    []*inlineRun // requests running inline, for the watchdog
-	inlSeq uint64       // inline runs started so far
-	watch  bool         // the watchdog ticks
+	mu     sync.Mutex           // taken after Service.mu
+	busy   int                  // handlers running (inline or on a worker); at most Threads
+	queue  fifo.Queue[*Request] // requests waiting for a thread; at most QueueDepth
+	parked []*worker            // workers waiting for a request, most recent last
+	all    []*worker            // every worker; set by Start
+	inl    []*inlineRun         // requests running inline, for the watchdog
+	inlSeq uint64               // inline runs started so far
+	watch  bool                 // the watchdog ticks
 }
 
 // worker is a handler goroutine. It parks on wake, which hands it a request
@@ -94,7 +95,7 @@ func (r *Request) inline() *inlineRun {
 func (s *Service) dispatch(r *Request, in lnet.Inliner) bool {
 	p := &s.pool
 	p.mu.Lock()
-	if p.busy < s.cfg.Threads && p.queue.len() == 0 {
+	if p.busy < s.cfg.Threads && p.queue.Len() == 0 {
 		p.busy++
 		if in != nil && s.quick(r.msg.Opcode) {
 			ir := r.inline()
@@ -127,9 +128,9 @@ func (s *Service) dispatch(r *Request, in lnet.Inliner) bool {
 		w.wake <- r
 		return true
 	}
-	ok := p.queue.len() < s.cfg.QueueDepth
+	ok := p.queue.Len() < s.cfg.QueueDepth
 	if ok {
-		p.queue.push(r)
+		p.queue.Push(r)
 	}
 	p.mu.Unlock()
 	return ok
@@ -156,7 +157,7 @@ func (s *Service) next(w *worker, ir *inlineRun) *Request {
 		p.inl[len(p.inl)-1] = nil
 		p.inl = p.inl[:len(p.inl)-1]
 	}
-	if r, ok := p.queue.pop(); ok {
+	if r, ok := p.queue.Pop(); ok {
 		return r
 	}
 	p.busy--
@@ -340,7 +341,7 @@ func (s *Service) drainQueue() {
 	p.mu.Lock()
 	var rs []*Request
 	for {
-		r, ok := p.queue.pop()
+		r, ok := p.queue.Pop()
 		if !ok {
 			break
 		}
@@ -363,33 +364,5 @@ func (s *Service) drainQueue() {
 func (s *Service) queued() int {
 	s.pool.mu.Lock()
 	defer s.pool.mu.Unlock()
-	return s.pool.queue.len()
-}
-
-// reqFIFO is a queue of requests that keeps its storage.
-type reqFIFO struct {
-	items []*Request
-	head  int
-}
-
-func (q *reqFIFO) push(r *Request) { q.items = append(q.items, r) }
-
-func (q *reqFIFO) len() int { return len(q.items) - q.head }
-
-func (q *reqFIFO) pop() (*Request, bool) {
-	if q.head == len(q.items) {
-		return nil, false
-	}
-	r := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	switch {
-	case q.head == len(q.items):
-		q.items, q.head = q.items[:0], 0
-	case q.head >= 64 && 2*q.head >= len(q.items):
-		k := copy(q.items, q.items[q.head:])
-		clear(q.items[k:])
-		q.items, q.head = q.items[:k], 0
-	}
-	return r, true
+	return s.pool.queue.Len()
 }
