@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -160,53 +159,7 @@ func TestInlineLearnsSlowOpcodes(t *testing.T) {
 // TestInlineQueueFull: the bounded pool holds with inline runs: Threads
 // handlers at once, QueueDepth waiting, the rest refused with EBUSY and
 // resent.
-func TestInlineQueueFull(t *testing.T) {
-	leaktest.Check(t)
-	release := make(chan struct{})
-	var executed atomic.Int32
-	srv, imp := tcpSetup(t, map[wire.Opcode]Handler{opEcho: func(ctx context.Context, r *Request) error {
-		executed.Add(1)
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return echo(ctx, r)
-	}}, []serverOpt{func(sc *ServiceConfig, _ *TargetConfig) {
-		sc.Threads, sc.QueueDepth = 1, 1
-		sc.AT.Min, sc.AT.EarlyMargin = waitLimit, waitLimit/2
-	}}, func(ic *ImportConfig) { ic.AT.Min = waitLimit })
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	start := func() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rep, err := imp.Call(testCtx(t), &Req{Opcode: opEcho, Body: []byte("x")})
-			rep.Release()
-			errs <- err
-		}()
-	}
-	start()
-	waitUntil(t, "first request running", func() bool { return executed.Load() == 1 })
-	start()
-	waitUntil(t, "second request queued", func() bool { return srv.svc.Stats().Queued == 1 })
-	start()
-	waitUntil(t, "third request refused", func() bool { return srv.svc.Stats().Busy >= 1 })
-	if st := srv.svc.Stats(); st.Running != 1 {
-		t.Errorf("%d handlers running with Threads 1", st.Running)
-	}
-	close(release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	if n := executed.Load(); n != 3 {
-		t.Fatalf("%d executions", n)
-	}
-}
+func TestInlineQueueFull(t *testing.T) { testQueueFull(t, tcpSetup) }
 
 // TestInlineClose: closing the service while a handler runs inline cancels
 // the handler's context and waits for it.

@@ -270,10 +270,19 @@ func TestMalformedRequest(t *testing.T) {
 }
 
 func TestQueueFull(t *testing.T) {
+	testQueueFull(t, func(t *testing.T, h map[wire.Opcode]Handler, s []serverOpt, i ...importOpt) (*server, *Import) {
+		return pairSetup(t, h, s, i...)
+	})
+}
+
+// testQueueFull: with Threads 1 and QueueDepth 1, one request runs, one
+// waits and the third is refused with EBUSY, which the client resends; all
+// three run in the end. setup connects an import to a server.
+func testQueueFull(t *testing.T, setup func(*testing.T, map[wire.Opcode]Handler, []serverOpt, ...importOpt) (*server, *Import)) {
 	leaktest.Check(t)
 	release := make(chan struct{})
 	var executed atomic.Int64
-	srv, imp := pairSetup(t, map[wire.Opcode]Handler{opEcho: func(ctx context.Context, r *Request) error {
+	srv, imp := setup(t, map[wire.Opcode]Handler{opEcho: func(ctx context.Context, r *Request) error {
 		executed.Add(1)
 		select {
 		case <-release:
@@ -289,21 +298,23 @@ func TestQueueFull(t *testing.T) {
 	call := func() {
 		defer wg.Done()
 		rep, err := imp.Call(testCtx(t), &Req{Opcode: opEcho, Body: []byte("x")})
+		rep.Release()
 		if err != nil {
 			errs <- err
-			return
 		}
-		rep.Release()
 	}
 	wg.Add(1)
 	go call()
-	waitUntil(t, "first request running", func() bool { return srv.svc.Stats().Running == 1 })
+	waitUntil(t, "first request running", func() bool { return executed.Load() == 1 })
 	wg.Add(1)
 	go call()
 	waitUntil(t, "second request queued", func() bool { return srv.svc.Stats().Queued == 1 })
 	wg.Add(1)
 	go call()
 	waitUntil(t, "third request refused", func() bool { return srv.svc.Stats().Busy >= 1 })
+	if st := srv.svc.Stats(); st.Running != 1 {
+		t.Errorf("%d handlers running with Threads 1", st.Running)
+	}
 	close(release)
 	wg.Wait()
 	close(errs)
