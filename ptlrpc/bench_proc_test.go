@@ -166,18 +166,7 @@ func BenchmarkRPCPingPongTwoProcesses(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = cln.Close() })
-	imp, err := NewImport(ImportConfig{Target: testTarget, NIDs: []lnet.NID{{Addr: srvAddr, Net: lnet.Net{Type: lnet.SockLND}}},
-		LNet: cln, RequestPortal: testReqPortal, ReplyPortal: testReplyPortal, BulkPortal: testBulkPortal,
-		ConnectOpcode: wire.OSTConnect, PingInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = imp.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := imp.Connect(ctx); err != nil {
-		b.Fatal(err)
-	}
+	imp := benchImport(b, cln, []lnet.NID{{Addr: srvAddr, Net: lnet.Net{Type: lnet.SockLND}}})
 	rc, err := net.DialTimeout("tcp", netip.AddrPortFrom(srvAddr, rawPort).String(), time.Minute)
 	if err != nil {
 		b.Fatal(err)

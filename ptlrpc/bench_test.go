@@ -95,7 +95,12 @@ func benchPair(b *testing.B, handlers map[wire.Opcode]Handler) *Import {
 		b.Fatal(err)
 	}
 	b.Cleanup(svc.Close)
-	imp, err := NewImport(ImportConfig{Target: testTarget, NIDs: sln.NIDs(), LNet: cln, RequestPortal: testReqPortal,
+	return benchImport(b, cln, sln.NIDs())
+}
+
+// benchImport connects an import from cln to the benchmark target at nids.
+func benchImport(b *testing.B, cln *lnet.LNet, nids []lnet.NID) *Import {
+	imp, err := NewImport(ImportConfig{Target: testTarget, NIDs: nids, LNet: cln, RequestPortal: testReqPortal,
 		ReplyPortal: testReplyPortal, BulkPortal: testBulkPortal, ConnectOpcode: wire.OSTConnect, PingInterval: -1})
 	if err != nil {
 		b.Fatal(err)
