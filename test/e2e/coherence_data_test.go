@@ -143,10 +143,13 @@ func testTruncateSeen(t *testing.T, c *cluster.Cluster) {
 }
 
 // testTruncateSameSize: B reads a file through one open; A truncates it
-// to 0 and back to its size. Nothing tells B's kernel by the size, so only
-// the truncate's locks can: B reads zeros, not the data it had cached.
-// And A's truncate down lands after what B had written under its lock:
-// B's cached write does not come back past the new end.
+// to 0 and back to its size, so B's kernel sees the same size before and
+// after: B must still read zeros, not the data it had cached. And A's
+// truncate down lands after what B had written under its lock: B's cached
+// write does not come back past the new end once B closes. (Lustre gets
+// both from the truncate's extent locks; Stria's truncate takes none yet,
+// and the MDT's attribute callback and B's write-through of a write
+// without grant cover these two cases.)
 func testTruncateSameSize(t *testing.T, c *cluster.Cluster) {
 	a, b := pair(t, c, "f", 2)
 	const size = 200000
