@@ -83,6 +83,12 @@ func TestSetAttr(t *testing.T) {
 	if err != nil || a.Mtime <= before.Mtime || a.Atime <= before.Atime || a.Ctime != a.Mtime {
 		t.Fatalf("utimes now by writer: %+v %v", a, err)
 	}
+	// The kernel's UTIME_NOW: the time given (its clock, or 0) and "now".
+	before = a
+	a, err = set(alice, SetAttrArgs{Valid: SetMtime | SetMtimeNow | SetAtime | SetAtimeNow})
+	if err != nil || a.Mtime <= before.Mtime || a.Atime <= before.Atime || a.Ctime != a.Mtime {
+		t.Fatalf("utimes now with times, by writer: %+v %v", a, err)
+	}
 	a, err = set(bob, SetAttrArgs{Valid: SetAtime | SetMtime | SetCtime, Atime: 1, Mtime: 2, Ctime: 3})
 	if err != nil || a.Atime != 1 || a.Mtime != 2 || a.Ctime != 3 {
 		t.Fatalf("explicit times: %+v %v", a, err)

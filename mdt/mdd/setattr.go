@@ -43,8 +43,16 @@ type SetAttrArgs struct {
 // size change applies to regular files only (EISDIR, EINVAL), needs write
 // permission unless SetFromOpen, and sets mtime; times to "now" need write
 // permission or ownership, given times ownership. ctime becomes now unless
-// given. For a regular file the size recorded here is the MDT's lazy size.
+// given. A time both given and "now" (the wire's AttrMtime|AttrMtimeNow,
+// what the kernel sends for UTIME_NOW) is now. For a regular file the
+// size recorded here is the MDT's lazy size.
 func (m *MDD) SetAttr(ctx context.Context, c Creds, f wire.FID, a SetAttrArgs) (Attr, uint64, error) {
+	if a.Valid&SetAtimeNow != 0 {
+		a.Valid &^= SetAtime
+	}
+	if a.Valid&SetMtimeNow != 0 {
+		a.Valid &^= SetMtime
+	}
 	var out Attr
 	tn, err := m.update(ctx, func(o *op) error {
 		ino, err := o.inode(f)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	"golang.org/x/sys/unix"
@@ -214,6 +215,14 @@ func testSetattr(t *testing.T, e posixEnv) {
 	// regular file by anyone; accept either, as Lustre's MDT does.
 	if st.Mode&0o777 != 0o711 || st.Uid != 1234 || st.Gid != 5678 || st.Atim.Sec != 111 || st.Mtim.Sec != 222 {
 		t.Errorf("through client 1: mode %o uid %d gid %d atime %d mtime %d", st.Mode, st.Uid, st.Gid, st.Atim.Sec, st.Mtim.Sec)
+	}
+	// touch: utimes(NULL) sets both times to the server's now (the kernel
+	// sends them with its own clock and UTIME_NOW).
+	start := time.Now().Add(-time.Second).Unix()
+	must(t, "utimes now", unix.Utimes(e.p("f"), nil))
+	must(t, "stat", unix.Stat(filepath.Join(e.other, "f"), &st))
+	if st.Atim.Sec < start || st.Mtim.Sec < start {
+		t.Errorf("after utimes(NULL): atime %d mtime %d, want at least %d", st.Atim.Sec, st.Mtim.Sec, start)
 	}
 	wantErrno(t, "chmod missing", unix.Chmod(e.p("missing"), 0o644), syscall.ENOENT)
 	wantErrno(t, "chown missing", unix.Chown(e.p("missing"), 1, 1), syscall.ENOENT)
