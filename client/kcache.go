@@ -18,6 +18,9 @@ import (
 //     keeps is resolved for any caller, so it keeps only names that any
 //     caller may resolve; other names are looked up every time, and the
 //     MDT (or the cached parent's mode) decides.
+//   - That parent has no name name, when that is cached under the lock
+//     on the name's slot and parent's cached mode lets everyone search
+//     it: the kernel keeps a negative entry, and stops asking.
 //   - The attributes of an inode other than a directory (a symlink, a
 //     FIFO...), when they are the ones cached under its lock; of a regular
 //     file only while it is fresh (mdEntry.fresh: created here, written by
@@ -94,6 +97,18 @@ func (k *kernelCache) dropLocked(fid wire.FID, bound []dentry) {
 	k.inval.Invalidate(names, fids)
 }
 
+// keepNameLocked records that the kernel keeps parent/name, positive or
+// negative.
+func (k *kernelCache) keepNameLocked(parent wire.FID, name string) {
+	if k.names == nil {
+		k.names = map[wire.FID]map[string]struct{}{}
+	}
+	if k.names[parent] == nil {
+		k.names[parent] = map[string]struct{}{}
+	}
+	k.names[parent][name] = struct{}{}
+}
+
 // dropAttrsLocked queues the invalidation of fid's attributes, if the
 // kernel keeps them.
 func (k *kernelCache) dropAttrsLocked(fid wire.FID) {
@@ -147,6 +162,9 @@ func (fs *FS) SetMetaInvalidator(inval MetaInvalidator) {
 // keep parent/name → fid and the attributes a of fid this client just
 // returned (see the comment at the top of this file).
 func (fs *FS) Cacheable(parent wire.FID, name string, fid wire.FID, a *wire.Attr) (entry, attr time.Duration) {
+	if fid.IsZero() {
+		return fs.negativeCacheable(parent, name), 0
+	}
 	m, err := fs.lmv.Route(fid)
 	if err != nil || m.Locks() == nil {
 		return 0, 0
@@ -200,16 +218,48 @@ func (fs *FS) Cacheable(parent wire.FID, name string, fid wire.FID, a *wire.Attr
 		attr = kernelTimeout
 	}
 	if keepName {
-		if k.names == nil {
-			k.names = map[wire.FID]map[string]struct{}{}
-		}
-		if k.names[parent] == nil {
-			k.names[parent] = map[string]struct{}{}
-		}
-		k.names[parent][name] = struct{}{}
+		k.keepNameLocked(parent, name)
 		entry = kernelTimeout
 	}
 	return entry, attr
+}
+
+// negativeCacheable says how long the kernel may keep that parent has no
+// name name, which a lookup just answered: while this client holds the
+// lock on the name's slot it cached that under (mdcache.go's negative),
+// if everyone may search parent.
+func (fs *FS) negativeCacheable(parent wire.FID, name string) time.Duration {
+	if parent.IsZero() || name == "" || name == "." || name == ".." {
+		return 0
+	}
+	m, err := fs.lmv.Route(parent)
+	if err != nil || m.Locks() == nil {
+		return 0
+	}
+	// The references keep both locks, and so their cancel hooks, until
+	// what the kernel is let keep is recorded.
+	l := m.Locks().Match(negDesc(parent, name))
+	if l == nil {
+		return 0
+	}
+	defer l.Release()
+	if b, ok := fs.md.lookup(dentry{parent, name}); !ok || !b.fid.IsZero() || b.lock != l ||
+		!fs.usable(m, entryOf(l)) {
+		return 0
+	}
+	pl := fs.searchableLock(parent)
+	if pl == nil {
+		return 0
+	}
+	defer pl.Release()
+	c := &fs.md
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kernel.inval == nil {
+		return 0
+	}
+	c.kernel.keepNameLocked(parent, name)
+	return kernelTimeout
 }
 
 // searchableLock returns, referenced, the lock of directory dir when this

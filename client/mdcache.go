@@ -42,6 +42,11 @@ import (
 //     back) let the caller search it, as the MDT would check. A cached
 //     directory's attributes in a Lookup answer may lag in times, nlink
 //     and size (GetAttr has them current); mode and owner are exact.
+//   - Lookup of a name known not to exist: the MDT may answer a lookup of
+//     a missing name with a PR lock on the name's slot (wire.NameSlot;
+//     mdt/negative.go), which every operation that makes the name calls
+//     back. The name is bound to a zero FID under it (negative), with the
+//     same search check on the cached parent.
 //
 // A lookup, an open of a name and a create ask for the object's lock
 // with their one RPC (an intent: mdc.Config.Intent, FS.intent), which the
@@ -77,7 +82,8 @@ type dentry struct {
 }
 
 // boundName is what a cached name binds to: the child and the lock its
-// binding was fetched under.
+// binding was fetched under; for a name known not to exist, no child (a
+// zero FID) and the lock on the name's slot (negDesc).
 type boundName struct {
 	fid  wire.FID
 	lock *ldlm.Lock
@@ -107,7 +113,11 @@ func (c *mdCache) cancelled(_ context.Context, l *ldlm.Lock, _ bool) {
 			delete(c.names, d)
 		}
 	}
-	c.kernel.dropLocked(l.Desc().Res.FID(), c.byLock[l])
+	fid := l.Desc().Res.FID()
+	if l.Desc().Res.IsNameSlot() {
+		fid = wire.FID{} // a negative lock covers its names only
+	}
+	c.kernel.dropLocked(fid, c.byLock[l])
 	delete(c.byLock, l)
 }
 
@@ -163,6 +173,13 @@ func (c *mdCache) lookup(d dentry) (boundName, bool) {
 func (c *mdCache) boundFID(parent wire.FID, name string) wire.FID {
 	b, _ := c.lookup(dentry{parent, name})
 	return b.fid
+}
+
+// negDesc is the lock under which this client caches that parent has no
+// name name: PR on the name's slot, which every operation that makes the
+// name calls back (mdt/negative.go).
+func negDesc(parent wire.FID, name string) wire.LockDesc {
+	return wire.LockDesc{Res: wire.NameSlot(parent, name), Type: wire.LockPlain, Mode: wire.LockPR}
 }
 
 func mdDesc(fid wire.FID) wire.LockDesc {
@@ -307,7 +324,9 @@ func (fs *FS) prefetchLock(m *mdc.MDC, fid wire.FID) {
 	}()
 }
 
-// cachedLookup answers a lookup from the cache, if it can.
+// cachedLookup answers a lookup from the cache, if it can: with the
+// child's reply, or with a reply of zero FID for a name known not to
+// exist.
 func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, name string) (*wire.InodeReply, bool) {
 	ns := m.Locks()
 	if ns == nil || name == "." || name == ".." {
@@ -317,13 +336,17 @@ func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, nam
 	if !ok {
 		return nil, false
 	}
-	l := ns.Match(mdDesc(b.fid))
+	desc := mdDesc(b.fid)
+	if b.fid.IsZero() {
+		desc = negDesc(parent, name)
+	}
+	l := ns.Match(desc)
 	if l == nil {
 		return nil, false
 	}
 	defer l.Release()
 	e := entryOf(l)
-	if l != b.lock || !fs.usable(m, e) || e.rep == nil {
+	if l != b.lock || !fs.usable(m, e) || e.rep == nil && !b.fid.IsZero() {
 		return nil, false
 	}
 	pl := ns.Match(mdDesc(parent))
@@ -334,6 +357,9 @@ func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, nam
 	pe := entryOf(pl)
 	if !fs.usable(m, pe) || pe.rep == nil || !mayExec(CredsFrom(ctx), &pe.rep.Attr) {
 		return nil, false // the MDT checks, and answers EACCES
+	}
+	if b.fid.IsZero() {
+		return &wire.InodeReply{}, true
 	}
 	r := *e.rep
 	return &r, true
@@ -392,6 +418,9 @@ func (fs *FS) learnParent(ctx context.Context, m *mdc.MDC, parent wire.FID) {
 // is still held, so the reply may be cached under it) and the new one is
 // given back: one lock per inode, the one Match finds.
 func (fs *FS) intent(m *mdc.MDC, parent wire.FID, name string, r *wire.InodeReply, l *ldlm.Lock, inc uint64) bool {
+	if r.FID.IsZero() {
+		return fs.negative(m, parent, name, l, inc)
+	}
 	rep := *r
 	rep.Handle, rep.Created, rep.Lock = 0, false, nil
 	keep, target := true, l
@@ -408,6 +437,29 @@ func (fs *FS) intent(m *mdc.MDC, parent wire.FID, name string, r *wire.InodeRepl
 	if name != "" && name != "." && name != ".." {
 		fs.md.bind(dentry{parent, name}, r.FID, target)
 	}
+	return keep
+}
+
+// negative caches that parent has no name name under l, a lock on the
+// name's slot (or under the lock already held on that slot: another name
+// that shares it may be bound under it), and reports whether l is to be
+// kept.
+func (fs *FS) negative(m *mdc.MDC, parent wire.FID, name string, l *ldlm.Lock, inc uint64) bool {
+	d := negDesc(parent, name)
+	if l.Desc().Res != d.Res || name == "" || name == "." || name == ".." {
+		return false
+	}
+	keep, target := true, l
+	if old := m.Locks().Match(d); old != nil {
+		defer old.Release()
+		if oe := entryOf(old); old != l && fs.usable(m, oe) {
+			keep, target = false, old
+		}
+	}
+	if target == l {
+		l.SetData(&mdEntry{granted: time.Now(), inc: inc})
+	}
+	fs.md.bind(dentry{parent, name}, wire.FID{}, target)
 	return keep
 }
 

@@ -46,9 +46,15 @@ func (fs *FS) Lookup(ctx context.Context, parent wire.FID, name string) (wire.FI
 		return wire.FID{}, wire.Attr{}, err
 	}
 	r, ok := fs.cachedLookup(ctx, m, parent, name)
+	if ok && r.FID.IsZero() {
+		return wire.FID{}, wire.Attr{}, fmt.Errorf("client: lookup %q in %v: %w", name, parent, syscall.ENOENT)
+	}
 	if !ok {
 		t0 := time.Now()
 		if r, err = m.GetattrName(ctx, parent, name); err != nil {
+			if b, ok := fs.md.lookup(dentry{parent, name}); ok && b.fid.IsZero() {
+				fs.learnParent(ctx, m, parent) // the intent cached the name's absence
+			}
 			return wire.FID{}, wire.Attr{}, err
 		}
 		if r.Lock == nil {

@@ -69,6 +69,10 @@ type Config struct {
 	// evicted (ldlm.Config's ASTTimeout and CancelTimeout; its defaults
 	// if zero).
 	LockASTTimeout, LockCancelTimeout time.Duration
+	// NegativeQuiet is how long no name may have been made in a directory
+	// before its missing names are cached under locks (negative.go;
+	// default 1 s); negative: never.
+	NegativeQuiet time.Duration
 }
 
 // Validate checks cfg and fills defaults.
@@ -98,6 +102,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExportCheckInterval == 0 {
 		c.ExportCheckInterval = 5 * time.Second
+	}
+	if c.NegativeQuiet == 0 {
+		c.NegativeQuiet = time.Second
 	}
 	return nil
 }

@@ -114,15 +114,19 @@
 // the locks are held (a name that changed meanwhile is locked anew);
 // setxattr: UPDATE|XATTR, and LAYOUT for layouts, as when open
 // instantiates a delayed layout. A create takes nothing of the parent:
-// clients cache no negative entries and no directory contents. Locks are
-// taken in FID order.
+// clients cache no directory contents, and a name's absence is covered by
+// its slot (below). Locks are taken in FID order.
 //
 // Name slots: an operation that makes a name (create, mkdir, link, open
 // with O_CREAT) or looks names up to lock what they name (unlink, rename)
-// holds server-local EX locks on the names' slots (Lustre's PDO locks: a
+// holds EX locks on the names' slots (wire.NameSlot; Lustre's PDO locks: a
 // PLAIN resource per directory and name hash, taken before any inode
 // lock), so that a name made meanwhile is never replaced by a rename that
-// did not lock, and call back, the inode it named.
+// did not lock, and call back, the inode it named. A lookup that finds no
+// name may grant the client a PR lock on its slot, under which the client
+// caches the absence (negative.go): the slot's EX calls it back. Only
+// directories where no slot was taken for Config.NegativeQuiet get them,
+// since the kernel looks up every name it is about to create.
 //
 // Intent locks (Lustre's IT_LOOKUP and IT_OPEN): MDS_GETATTR_NAME, REINT_OPEN
 // and REINT_CREATE may carry the handle of a client lock; the MDT then

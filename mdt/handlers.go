@@ -107,6 +107,12 @@ func (s *Server) getattrName(ctx context.Context, req *ptlrpc.Request) error {
 		return err
 	}
 	a, err := s.mdd.Lookup(ctx, creds(req), r.Parent, r.Name)
+	if errors.Is(err, mdd.ErrNotFound) {
+		if lock := s.negativeLock(ctx, req, r.Lock, r.Parent, r.Name); lock != nil {
+			req.ReplyBody(&wire.InodeReply{Lock: lock}) // no such name, under lock
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -141,7 +147,8 @@ func (s *Server) replyIntent(ctx context.Context, req *ptlrpc.Request, a mdd.Att
 // the lock, nil when none was granted.
 func (s *Server) intentRead(ctx context.Context, req *ptlrpc.Request, h wire.LockHandle, bits uint64, parent wire.FID,
 	name string, a mdd.Attr) (mdd.Attr, *wire.LockReply) {
-	lock := s.intentLock(req, h, a.FID, bits)
+	lock := s.intentLock(req, h, wire.LockDesc{Res: wire.ResIDOfFID(a.FID), Type: wire.LockIBits,
+		Mode: wire.LockPR, Policy: wire.Policy{Bits: bits}})
 	if lock == nil {
 		return a, nil
 	}
@@ -163,20 +170,19 @@ func (s *Server) intentRead(ctx context.Context, req *ptlrpc.Request, h wire.Loc
 }
 
 // intentLock grants the client of req its intent lock h (0: none asked
-// for) on f: a PR lock of bits (wire.IntentBits, and OPEN for a fresh
-// file: fresh.go), at once or not at all (an intent never waits for other
-// clients). A replayed request gets none: the client's locks of the old
-// instance are gone.
-func (s *Server) intentLock(req *ptlrpc.Request, h wire.LockHandle, f wire.FID, bits uint64) *wire.LockReply {
+// for) as d: on an inode, a PR lock of bits (wire.IntentBits, and OPEN for
+// a fresh file: fresh.go); on a name slot, a PR plain lock (negative.go).
+// At once or not at all: an intent never waits for other clients. A
+// replayed request gets none: the client's locks of the old instance are
+// gone.
+func (s *Server) intentLock(req *ptlrpc.Request, h wire.LockHandle, d wire.LockDesc) *wire.LockReply {
 	if h == 0 || req.IsReplay() || req.Export() == nil {
 		return nil
 	}
 	if _, err := s.exportOf(req); err != nil {
 		return nil // the lock would outlive a departed client's reaping
 	}
-	rep, err := s.ns.Enqueue(req.Export(), &wire.LockRequest{Desc: wire.LockDesc{Res: wire.ResIDOfFID(f),
-		Type: wire.LockIBits, Mode: wire.LockPR, Policy: wire.Policy{Bits: bits}},
-		Flags: wire.LockFlagBlockNoWait, Handle: h})
+	rep, err := s.ns.Enqueue(req.Export(), &wire.LockRequest{Desc: d, Flags: wire.LockFlagBlockNoWait, Handle: h})
 	if err != nil || rep.Flags.Blocked() {
 		return nil
 	}

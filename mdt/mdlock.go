@@ -3,7 +3,6 @@ package mdt
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"slices"
 
 	"github.com/stria-fs/stria/ldlm"
@@ -143,29 +142,18 @@ func (s *Server) lockNamedObjects(ctx context.Context, bits uint64, names []name
 	}
 }
 
-// nameSlotMark marks a name slot's resource (its fourth word, which is 0
-// for an inode's and wire.LockFlock for its flocks).
-const nameSlotMark = uint64(1) << 63
-
-// nameSlot is the resource of a name in a directory (Lustre's PDO lock on
-// a name hash): server-local EX locks on it serialise the operations that
-// make or change a name — a create, a link, and the rename or unlink that
-// looked the name up and locked what it named — so that a name made
-// meanwhile is never replaced by an operation that did not lock (and so
-// call back) what it names. No client takes these locks.
-func nameSlot(parent wire.FID, name string) wire.ResID {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	r := wire.ResIDOfFID(parent)
-	r[3] = nameSlotMark | h.Sum64()>>1
-	return r
-}
-
-// lockNameSlots takes the slots of names, in resource order.
+// lockNameSlots takes EX locks on the slots of names (wire.NameSlot), in
+// resource order. They serialise the operations that make or change a
+// name — a create, a link, and the rename or unlink that looked the name
+// up and locked what it named — so that a name made meanwhile is never
+// replaced by an operation that did not lock (and so call back) what it
+// names; and they call back the clients that cache the name's absence
+// (negative.go). Taking them marks the directories busy.
 func (s *Server) lockNameSlots(ctx context.Context, names ...nameRef) (func(), error) {
 	res := make([]wire.ResID, 0, len(names))
 	for _, n := range names {
-		if r := nameSlot(n.parent, n.name); !slices.Contains(res, r) {
+		s.names.touch(n.parent)
+		if r := wire.NameSlot(n.parent, n.name); !slices.Contains(res, r) {
 			res = append(res, r)
 		}
 	}

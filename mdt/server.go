@@ -50,7 +50,8 @@ type Server struct {
 	svc   *ptlrpc.Service
 	ns    *ldlm.Namespace // the target's locks (ldlm.go)
 	stats mdStats
-	fresh freshFiles // files being created by an open (fresh.go)
+	fresh freshFiles   // files being created by an open (fresh.go)
+	names nameActivity // when names were last made in each directory (negative.go)
 
 	mgc    MGC
 	ownMGC *mgc.Client // the MGS client the server made, closed by Close
@@ -88,7 +89,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, node: cfg.Node, registered: make(chan struct{}),
-		osps: map[uint32]*osp.Device{}, exports: map[*ptlrpc.Export]*exportState{}}
+		osps: map[uint32]*osp.Device{}, exports: map[*ptlrpc.Export]*exportState{},
+		names: nameActivity{quiet: cfg.NegativeQuiet}}
 	if s.node == nil {
 		s.node = obd.NewNode(cfg.Logger)
 	}

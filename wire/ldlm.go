@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"hash/fnv"
 	"strconv"
 	"strings"
 )
@@ -185,8 +186,29 @@ type ResID [4]uint64
 // ResIDOfFID returns the resource name of the object fid.
 func ResIDOfFID(fid FID) ResID { return ResID{fid.Seq, uint64(fid.Oid), uint64(fid.Ver), 0} }
 
-// FID returns the FID a resource name built by ResIDOfFID holds.
+// FID returns the FID a resource name built by ResIDOfFID holds (for a
+// name slot, its directory's).
 func (r ResID) FID() FID { return FID{Seq: r[0], Oid: uint32(r[1]), Ver: uint32(r[2])} }
+
+// nameSlotMark marks a name slot's resource (its fourth word, which is 0
+// for an inode's and LockFlock for its flocks).
+const nameSlotMark = uint64(1) << 63
+
+// NameSlot returns the resource of name in directory parent (Lustre's PDO
+// lock on a name hash): the MDT takes EX plain locks on it before it makes
+// or changes the name, and a client caches the name's absence under a PR
+// plain lock on it (GetattrNameRequest.Lock). Names whose FNV-1a hashes
+// agree in their low 63 bits share a slot.
+func NameSlot(parent FID, name string) ResID {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	r := ResIDOfFID(parent)
+	r[3] = nameSlotMark | h.Sum64()>>1
+	return r
+}
+
+// IsNameSlot reports whether r is a resource NameSlot built.
+func (r ResID) IsNameSlot() bool { return r[3]&nameSlotMark != 0 }
 
 // String prints the name as Lustre's debug messages do:
 // [0x200000401:0x1:0x0].0x0.

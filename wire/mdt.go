@@ -99,7 +99,10 @@ type GetattrNameRequest struct {
 	// Lock, when not zero, is the client's handle of an intent lock
 	// (Lustre's IT_LOOKUP): the MDT grants it a PR inode-bits lock on
 	// the inode found, if it can at once, and fetches the attributes
-	// under it (InodeReply.Lock).
+	// under it (InodeReply.Lock). When the name does not exist the MDT
+	// may grant it instead a PR plain lock on the name's slot (NameSlot),
+	// under which the client caches the name's absence, and answer with
+	// an InodeReply of zero FID: no such name.
 	Lock LockHandle
 }
 
@@ -130,7 +133,8 @@ type InodeReply struct {
 	Created bool
 	// Lock is the intent lock the request asked for, when the MDT
 	// granted it (nil otherwise): a PR inode-bits lock on FID, under
-	// which Attr and Layout were read.
+	// which Attr and Layout were read; for a lookup answered with a zero
+	// FID (no such name), a PR plain lock on the name's slot.
 	Lock *LockReply
 }
 

@@ -22,8 +22,10 @@ import (
 type MetaCacher interface {
 	// Cacheable says for how long, from now, the kernel may keep the name
 	// parent/name bound to fid (entry; parent zero: no name) and the
-	// attributes a of fid that the backend just returned (attr). Zero
-	// means not at all. A backend answers non-zero only for what is
+	// attributes a of fid that the backend just returned (attr); with fid
+	// zero and a nil, how long it may keep that parent has no name name
+	// (entry), which the backend's Lookup just answered. Zero means not
+	// at all. A backend answers non-zero only for what is
 	// covered by a lock it holds now and drops through the invalidator
 	// when the lock goes.
 	Cacheable(parent wire.FID, name string, fid wire.FID, a *wire.Attr) (entry, attr time.Duration)
@@ -250,6 +252,30 @@ func (c *metaCache) setEntry(gen uint64, parent wire.FID, name string, fid wire.
 	e, at := c.timeouts(gen, parent, name, fid, a)
 	out.SetEntryTimeout(e)
 	out.SetAttrTimeout(at)
+}
+
+// setNegative sets out's entry timeout for parent having no name name.
+func (c *metaCache) setNegative(gen uint64, parent wire.FID, name string, out *fuse.EntryOut) {
+	e, _ := c.timeouts(gen, parent, name, wire.FID{}, nil)
+	out.SetEntryTimeout(e)
+}
+
+// negRaw wraps go-fuse's raw file system so that a LOOKUP answered ENOENT
+// with an entry timeout (node.Lookup, setNegative) reaches the kernel as a
+// negative entry it keeps that long: a reply of node ID 0. go-fuse's own
+// negative entries (Options.NegativeTimeout) have one timeout for all.
+type negRaw struct {
+	fuse.RawFileSystem
+}
+
+func (r negRaw) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	out.EntryValid, out.EntryValidNsec = 0, 0
+	st := r.RawFileSystem.Lookup(cancel, header, name, out)
+	if st == fuse.ENOENT && (out.EntryValid != 0 || out.EntryValidNsec != 0) {
+		*out = fuse.EntryOut{EntryValid: out.EntryValid, EntryValidNsec: out.EntryValidNsec}
+		return fuse.OK
+	}
+	return st
 }
 
 // setAttr sets out's timeout for fid's attributes a.

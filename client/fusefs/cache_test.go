@@ -12,9 +12,9 @@ import (
 	"github.com/stria-fs/stria/wire"
 )
 
-// cachingFS is a memFS that lets the kernel keep every name and every
-// attribute for an hour (as a backend holding locks on everything would),
-// and drops them when a test says.
+// cachingFS is a memFS that lets the kernel keep every name (and every
+// absence) and every attribute for an hour (as a backend holding locks on
+// everything would), and drops them when a test says.
 type cachingFS struct {
 	*memFS
 	mu    sync.Mutex
@@ -167,5 +167,41 @@ func TestNothingCachedWithoutMetaCacher(t *testing.T) {
 	must(t, "stat", err)
 	if tm.m.callCount("lookup")+tm.m.callCount("getattr") == n {
 		t.Fatal("a stat was answered by the kernel without a MetaCacher")
+	}
+}
+
+// TestKernelKeepsAbsentNames: a name the backend answers ENOENT for, with
+// an entry timeout for its absence, is kept by the kernel as a negative
+// entry (negRaw): stats do not reach the backend, a name made behind the
+// kernel's back stays unseen until the backend invalidates it.
+func TestKernelKeepsAbsentNames(t *testing.T) {
+	c := &cachingFS{memFS: newMemFS()}
+	tm := mountBackend(t, c, c.memFS, Options{})
+	bg := context.Background()
+	must(t, "mkdir", os.Mkdir(tm.path("d"), 0o755))
+	p := tm.path("d", "x")
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("stat of a missing name: %v", err)
+	}
+	lookups := c.callCount("lookup")
+	for range 3 {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("stat of a missing name: %v", err)
+		}
+	}
+	if l := c.callCount("lookup"); l != lookups {
+		t.Fatalf("stats of a kernel-cached missing name reached the backend: lookups %d -> %d", lookups, l)
+	}
+	d, _, err := c.memFS.Lookup(bg, wire.RootFID, "d")
+	must(t, "backend lookup d", err)
+	_, _, err = c.memFS.Mkdir(bg, d, "x", 0o755)
+	must(t, "backend mkdir", err)
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("stat before the invalidation: %v: the kernel was not caching the absence", err)
+	}
+	c.invalidate([]Dentry{{Parent: d, Name: "x"}}, nil)
+	tm.srv.fsys.meta.waitIdle()
+	if st, err := os.Stat(p); err != nil || !st.IsDir() {
+		t.Fatalf("stat after the invalidation: %v %v", st, err)
 	}
 }

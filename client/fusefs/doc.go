@@ -35,7 +35,9 @@
 // its kernel inode. A rename of this mount drops the new name: the kernel
 // moves the dentry with the timeout of its old name. Without a MetaCacher,
 // or where it says 0, nothing is kept: every path walk looks names up and
-// every stat fetches attributes. Negative entries are never kept.
+// every stat fetches attributes. A name's absence is kept (a negative
+// entry: a LOOKUP reply of node ID 0 with a timeout, negRaw) when the
+// backend gives it a timeout too (Cacheable with a zero FID).
 //
 // Pages: no open keeps the page cache (no FOPEN_KEEP_CACHE) unless the
 // file says its pages are still valid (CacheKeeper: extent locks cover

@@ -78,9 +78,13 @@ func (r *lockRaw) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 	return r.RawFileSystem.Flush(cancel, in)
 }
 
-// wrapRaw returns raw wrapped to forward lock owners when the backend
-// serves locks, and raw itself otherwise.
+// wrapRaw returns raw wrapped to keep the negative entries a MetaCacher
+// backend allows (negRaw) and to forward lock owners when the backend
+// serves locks.
 func (fsys *fileSystem) wrapRaw(raw fuse.RawFileSystem) fuse.RawFileSystem {
+	if fsys.meta.b != nil {
+		raw = negRaw{RawFileSystem: raw}
+	}
 	if fsys.locker() == nil {
 		return raw
 	}

@@ -78,8 +78,10 @@ func checkName(names ...string) syscall.Errno {
 	return 0
 }
 
-// Lookup resolves name in n. The backend's ENOENT goes back as ENOENT; with
-// NegativeTimeout 0 the kernel caches nothing of it.
+// Lookup resolves name in n. The backend's ENOENT goes back as ENOENT,
+// with the entry timeout the backend allows for the name's absence
+// (MetaCacher), which negRaw turns into a negative entry the kernel keeps;
+// with neither that nor NegativeTimeout the kernel caches nothing of it.
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	if e := checkName(name); e != 0 {
 		return nil, e
@@ -89,7 +91,11 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	gen := n.fsys.meta.gen.Load()
 	fid, a, err := n.fsys.b.Lookup(ctx, n.fid, name)
 	if err != nil {
-		return nil, n.fsys.toErrno(err, "lookup", n.fid)
+		e := n.fsys.toErrno(err, "lookup", n.fid)
+		if e == syscall.ENOENT {
+			n.fsys.meta.setNegative(gen, n.fid, name, out)
+		}
+		return nil, e
 	}
 	return n.newChild(ctx, gen, name, fid, &a, out), 0
 }

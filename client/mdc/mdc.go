@@ -42,7 +42,10 @@ type Config struct {
 	// the reply read under it, the name it was asked for, the MDT
 	// instance the request went to (Incarnation), and a reference the
 	// MDC drops when Intent returns: cached, or cancelled if Intent
-	// returns false.
+	// returns false. A lookup of a name that does not exist may come with
+	// a lock too: r's FID is then zero and l is a PR plain lock on the
+	// name's slot (wire.NameSlot), which covers its absence; GetattrName
+	// then returns ENOENT.
 	Intent func(m *MDC, parent wire.FID, name string, r *wire.InodeReply, l *ldlm.Lock, inc uint64) bool
 }
 

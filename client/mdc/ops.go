@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"syscall"
 
 	"go.uber.org/zap"
 
@@ -48,6 +49,9 @@ func (m *MDC) GetattrName(ctx context.Context, parent wire.FID, name string) (*w
 	}
 	if err := m.withIntent(ctx, parent, name, &r, send); err != nil {
 		return nil, err
+	}
+	if r.FID.IsZero() { // no such name; Config.Intent had its lock
+		return nil, fmt.Errorf("mdc: lookup %q in %v: %w", name, parent, syscall.ENOENT)
 	}
 	return &r, nil
 }

@@ -22,6 +22,7 @@ func TestLocking(t *testing.T) {
 			t.Run("MetadataCoherence", func(t *testing.T) { testMDCoherence(t, c) })
 			t.Run("CachedStat", func(t *testing.T) { testCachedStat(t, c) })
 			t.Run("KernelCache", func(t *testing.T) { testKernelCache(t, c) })
+			t.Run("NegativeCache", func(t *testing.T) { testNegativeCache(t, c) })
 			t.Run("Flock", func(t *testing.T) { testFlock(t, c) })
 			t.Run("Fcntl", func(t *testing.T) { testFcntl(t, c) })
 			t.Run("LockWaitSignal", func(t *testing.T) { testLockWaitSignal(t, c) })

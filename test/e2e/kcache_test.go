@@ -94,3 +94,54 @@ func testKernelCache(t *testing.T, c *cluster.Cluster) {
 	wantErrno(t, "client 1 stats under the old directory name", unix.Stat(g, &st), syscall.ENOENT)
 	must(t, "client 1 stats under the new one", unix.Stat(filepath.Join(b, "e", "g"), &st))
 }
+
+// testNegativeCache: the kernel keeps a name's absence under the client's
+// lock on the name's slot, so a repeated stat of a missing name reaches
+// neither the client nor the MDT; each way of making the name on the
+// other client drops it at once.
+func testNegativeCache(t *testing.T, c *cluster.Cluster) {
+	a, b := twoPaths(t, c)
+	must(t, "create a link source on 0", os.WriteFile(filepath.Join(a, "src"), nil, 0o644))
+	must(t, "create a rename source on 0", os.WriteFile(filepath.Join(a, "m"), nil, 0o644))
+	makers := []struct {
+		what string
+		make func(p string) error
+	}{
+		{"create", func(p string) error { return os.WriteFile(p, nil, 0o644) }},
+		{"mkdir", func(p string) error { return os.Mkdir(p, 0o755) }},
+		{"symlink", func(p string) error { return os.Symlink("target", p) }},
+		{"mkfifo", func(p string) error { return unix.Mkfifo(p, 0o644) }},
+		{"link", func(p string) error { return os.Link(filepath.Join(a, "src"), p) }},
+		{"rename", func(p string) error { return os.Rename(filepath.Join(a, "m"), p) }},
+	}
+	// The MDT caches absent names only in directories where no name was
+	// made lately: each kind gets a directory where none ever was.
+	for _, m := range makers {
+		must(t, "mkdir on 0", os.Mkdir(filepath.Join(a, m.what), 0o755))
+	}
+	var st unix.Stat_t
+	for _, m := range makers {
+		p := filepath.Join(b, m.what, "x")
+		cached := false
+		for range 100 {
+			before := lliteLookups(t, c)
+			wantErrno(t, "client 1 stats a missing name", unix.Lstat(p, &st), syscall.ENOENT)
+			if lliteLookups(t, c) == before {
+				cached = true
+				break
+			}
+		}
+		if !cached {
+			t.Fatalf("%s: 100 stats of a missing name, each looked it up in the client", m.what)
+		}
+		before, rpcs := lliteLookups(t, c), mdcRPCs(t, c)
+		for range 10 {
+			wantErrno(t, "client 1 stats a missing name", unix.Lstat(p, &st), syscall.ENOENT)
+		}
+		if n, r := lliteLookups(t, c)-before, mdcRPCs(t, c)-rpcs; n != 0 || r != 0 {
+			t.Errorf("%s: 10 stats of a kernel-cached missing name: %d lookups, %d MDC RPCs", m.what, n, r)
+		}
+		must(t, m.what+" on 0", m.make(filepath.Join(a, m.what, "x")))
+		must(t, m.what+": client 1 stats the new name", unix.Lstat(p, &st))
+	}
+}
