@@ -80,11 +80,17 @@ type call struct {
 	replay    bool // Req.Replayable
 	evictions uint64
 	transno   uint64
-	wake      chan struct{} // capacity 1: something below changed
-	parkFn    func() bool   // c.park, made once
+	// order is its place among replays: its transno, or for a kept call
+	// without one the last_committed of its reply.
+	order  uint64
+	wake   chan struct{} // capacity 1: something below changed
+	parkFn func() bool   // c.park, made once
 	// Guarded by imp.mu, for calls on the replay list.
 	replaying bool // being replayed: not to be released
 	dropped   bool // committed while replaying: release after
+	// replayBody, when not nil, replaces the body at the next replay
+	// (Kept.SetBody).
+	replayBody []byte
 	// Guarded by imp.mu while an attempt waits (Import.waiting).
 	deadline     time.Time
 	wprev, wnext *call
@@ -162,8 +168,8 @@ func (imp *Import) putCall(c *call) {
 	}
 	// Reset field by field: mu and wake are reused as they are.
 	c.xid, c.send, c.msg, c.replySize = 0, nil, wire.Msg{}, 0
-	c.bulkOut, c.bulkIn, c.replay, c.evictions, c.transno = nil, nil, false, 0, 0
-	c.replaying, c.dropped = false, false
+	c.bulkOut, c.bulkIn, c.replay, c.evictions, c.transno, c.order = nil, nil, false, 0, 0, 0
+	c.replaying, c.dropped, c.replayBody = false, false, nil
 	c.sending, c.sendErr, c.rbuf, c.replyUnlinked = 0, nil, nil, false
 	c.final, c.finalLen, c.finalRLen, c.earlyExtra, c.timedOut = false, 0, 0, 0, false
 	c.bulkMD, c.bulkUnlinked = nil, false
@@ -539,25 +545,32 @@ func (imp *Import) onDeadline() {
 // status the server returned (with its Reply, whose body may explain more),
 // ErrEvicted, ErrClosed, or ctx's error.
 func (imp *Import) Call(ctx context.Context, req *Req) (*Reply, error) {
+	rep, _, err := imp.call(ctx, req, false)
+	return rep, err
+}
+
+// call is Call, and with keep CallKeep.
+func (imp *Import) call(ctx context.Context, req *Req, keep bool) (*Reply, *Kept, error) {
 	switch {
 	case len(req.BulkOut) > 0 && len(req.BulkIn) > 0:
-		return nil, fmt.Errorf("%w: bulk in both directions", ErrBadRequest)
+		return nil, nil, fmt.Errorf("%w: bulk in both directions", ErrBadRequest)
 	case (len(req.BulkOut) > 0 || len(req.BulkIn) > 0) && imp.cfg.BulkPortal == 0:
-		return nil, fmt.Errorf("%w: bulk without a bulk portal", ErrBadRequest)
+		return nil, nil, fmt.Errorf("%w: bulk without a bulk portal", ErrBadRequest)
 	case req.Portal >= lnet.MaxPortal:
-		return nil, fmt.Errorf("%w: portal %d", ErrBadRequest, req.Portal)
-	case req.Replayable && (len(req.BulkOut) > 0 || len(req.BulkIn) > 0):
-		return nil, fmt.Errorf("%w: a replayable request cannot carry bulk", ErrBadRequest)
+		return nil, nil, fmt.Errorf("%w: portal %d", ErrBadRequest, req.Portal)
+	case (req.Replayable || keep) && (len(req.BulkOut) > 0 || len(req.BulkIn) > 0):
+		return nil, nil, fmt.Errorf("%w: a replayable request cannot carry bulk", ErrBadRequest)
 	case len(req.BulkOut) > 1<<32-1 || len(req.BulkIn) > 1<<32-1:
-		return nil, fmt.Errorf("%w: bulk of more than 4 GiB", ErrBadRequest)
+		return nil, nil, fmt.Errorf("%w: bulk of more than 4 GiB", ErrBadRequest)
 	}
 	cr, _ := CredsFrom(ctx)
 	c := imp.getCall(req, cr)
+	c.replay = c.replay || keep
 	imp.mu.Lock()
 	if imp.state == StateClosed {
 		imp.mu.Unlock()
 		imp.putCall(c)
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	imp.calls.Add(1)
 	c.setXID(imp.xid.Add(1))
@@ -575,21 +588,31 @@ func (imp *Import) Call(ctx context.Context, req *Req) (*Reply, error) {
 	c.waitFor(func() bool { return c.sending == 0 })
 	imp.mu.Lock()
 	delete(imp.inflight, c.xid)
-	keep := err == nil && c.replay && rep.Msg.Transno > imp.lastCommitted && imp.state != StateClosed &&
-		rep.Msg.Handle == imp.conn.handle
-	if keep {
-		c.transno = rep.Msg.Transno
-		c.bulkOut, c.bulkIn = nil, nil
+	live := err == nil && c.replay && imp.state != StateClosed && rep.Msg.Handle == imp.conn.handle
+	var kept *Kept
+	switch {
+	case live && keep:
+		c.transno, c.order = rep.Msg.Transno, rep.Msg.Transno
+		if c.order == 0 {
+			c.order = rep.Msg.LastCommitted
+		}
+		imp.keptSeq++
+		kept = &Kept{imp: imp, id: imp.keptSeq}
+		imp.kept[kept.id] = c
+	case live && rep.Msg.Transno > imp.lastCommitted:
+		c.transno, c.order = rep.Msg.Transno, rep.Msg.Transno
 		imp.addReplayLocked(c)
+	default:
+		live = false
 	}
 	imp.mu.Unlock()
-	if !keep {
+	if !live {
 		imp.putCall(c)
 	}
 	if rep != nil {
 		imp.noteReply(rep)
 	}
-	return rep, err
+	return rep, kept, err
 }
 
 // run sends c until it has a reply or a reason to give up.

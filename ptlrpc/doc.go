@@ -105,7 +105,13 @@
 // later reply's last_committed passes it. When a reconnect shows a new
 // server incarnation (restart or failover), the import enters REPLAY and
 // resends the list in transno order with FlagReplay and the original
-// transno, one at a time, before any other request goes out. Idle FULL
+// transno, one at a time, before any other request goes out. A request
+// sent with CallKeep (Lustre's rq_replay, for opens) is kept beyond its
+// commit, until its caller drops it (Kept.Drop, at close), and replayed
+// after every restart in the same order (a kept request whose reply had no
+// transno goes after what the server had committed then); its caller may
+// replace the body it is replayed with (Kept.SetBody: mdc replays an open
+// as a reopen of the FID with the handle the server gave). Idle FULL
 // imports ping (OBD_PING) every PingInterval; the ping's reply brings
 // last_committed too.
 //

@@ -181,6 +181,8 @@ type Import struct {
 	lastErr       error
 	inflight      map[uint64]*call // calls waiting for their reply, by XID
 	replay        []*call          // replied calls with transno > lastCommitted, by transno
+	kept          map[uint64]*call // calls kept for replay until dropped (CallKeep), by Kept.id
+	keptSeq       uint64           // the last Kept.id handed out
 	evictions     uint64
 	stats         importCounters
 	// Attempts waiting for a reply (call.go: addWaitingLocked), and the one
@@ -213,6 +215,7 @@ func NewImport(cfg ImportConfig) (*Import, error) {
 		kick:      make(chan struct{}, 1),
 		changed:   make(chan struct{}),
 		inflight:  map[uint64]*call{},
+		kept:      map[uint64]*call{},
 	}
 	imp.onReplyFn = imp.onReply
 	imp.onSendFn = imp.onSend
@@ -428,11 +431,23 @@ func (imp *Import) connectOnce() error {
 			imp.releaseLocked(rc)
 		}
 		imp.replay = imp.replay[:0]
+		imp.dropKeptLocked()
 	}
 	imp.pruneReplayLocked()
 	var toReplay []*call
-	if restarted && len(imp.replay) > 0 {
+	if restarted && len(imp.replay)+len(imp.kept) > 0 {
 		toReplay = append(toReplay, imp.replay...)
+		for _, rc := range imp.kept {
+			toReplay = append(toReplay, rc)
+		}
+		// Kept requests go in order too, committed or not (Lustre
+		// replays opens with the uncommitted requests, by transno).
+		// Ties (a kept request without a transno after the one whose
+		// commit it followed) go by XID: in the order they were sent.
+		sort.Slice(toReplay, func(i, j int) bool {
+			a, b := toReplay[i], toReplay[j]
+			return a.order < b.order || a.order == b.order && a.xid < b.xid
+		})
 		for _, rc := range toReplay {
 			rc.replaying = true
 		}
@@ -455,6 +470,7 @@ func (imp *Import) connectOnce() error {
 func (imp *Import) replayAll(conn connState, calls []*call) error {
 	var err error
 	for i, c := range calls {
+		c.takeReplayBody()
 		out, rep, aerr := c.attempt(imp.ctx, conn, wire.FlagReplay, imp.timeout(), false)
 		if out != outReply {
 			err = fmt.Errorf("ptlrpc: replay of transno %d: %w", c.transno, aerr)
@@ -564,6 +580,15 @@ func (imp *Import) releaseLocked(c *call) {
 	imp.putCall(c)
 }
 
+// dropKeptLocked releases every kept request (eviction, Close): the
+// server has forgotten what they would restore.
+func (imp *Import) dropKeptLocked() {
+	for id, c := range imp.kept {
+		delete(imp.kept, id)
+		imp.releaseLocked(c)
+	}
+}
+
 // addReplayLocked keeps c for replay, in transno order.
 func (imp *Import) addReplayLocked(c *call) {
 	i := sort.Search(len(imp.replay), func(i int) bool { return imp.replay[i].transno > c.transno })
@@ -593,6 +618,7 @@ func (imp *Import) Close() error {
 		imp.releaseLocked(c)
 	}
 	imp.replay = nil
+	imp.dropKeptLocked()
 	imp.mu.Unlock()
 	close(imp.closed)
 	imp.cancel()
@@ -630,6 +656,7 @@ type ImportInfo struct {
 	LastCommitted   uint64
 	InFlight        int
 	ReplayQueue     int
+	Kept            int // requests kept for replay until dropped (CallKeep)
 	Connects        uint64
 	Timeouts        uint64
 	Resends         uint64
@@ -651,7 +678,7 @@ func (imp *Import) Info() ImportInfo {
 		Target: imp.cfg.Target, State: imp.state, CurrentNID: imp.conn.peer.NID,
 		FailoverNIDs: append([]lnet.NID(nil), imp.cfg.NIDs...), ClientUUID: imp.cfg.ClientUUID,
 		Handle: imp.conn.handle, ConnCnt: imp.conn.connCnt, Incarnation: imp.conn.incarnation,
-		LastCommitted: imp.lastCommitted, InFlight: len(imp.inflight), ReplayQueue: len(imp.replay),
+		LastCommitted: imp.lastCommitted, InFlight: len(imp.inflight), ReplayQueue: len(imp.replay), Kept: len(imp.kept),
 		Connects: imp.stats.connects, Timeouts: imp.stats.timeouts, Resends: imp.stats.resends,
 		EarlyReplies: imp.stats.early, Replays: imp.stats.replays, Busy: imp.stats.busy,
 		Evictions: imp.evictions, ServiceEstimate: imp.svcAT.get(now), NetworkLatency: imp.netAT.get(now),

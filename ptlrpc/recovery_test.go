@@ -433,3 +433,101 @@ func TestNoEarlyReplyForQuickCalls(t *testing.T) {
 		t.Errorf("%d early replies to quick calls, want 0", n)
 	}
 }
+
+// Requests kept with CallKeep (opens) are replayed after every server
+// restart although the server committed them, with the body SetBody gave,
+// in order with each other, until they are dropped; committed requests
+// that were not kept are not replayed.
+func TestKeptReplay(t *testing.T) {
+	leaktest.Check(t)
+	f := lolnd.NewFabric()
+	sln := node(t, f, "lo(1)")
+	cln := node(t, f, "lo(2)")
+	var mu sync.Mutex
+	var seen []replayRecord
+	// start brings up an incarnation of the target that commits every
+	// change before it answers; "no transno" changes get none.
+	start := func(inc uint64, last uint64) *server {
+		var s *server
+		s = startServer(t, sln, map[wire.Opcode]Handler{wire.MDSReint: func(ctx context.Context, r *Request) error {
+			mu.Lock()
+			seen = append(seen, replayRecord{r.IsReplay(), r.Msg().Transno, string(r.Body())})
+			mu.Unlock()
+			if string(r.Body()) != "no transno" && !r.IsReplay() {
+				r.SetTransno(s.transnos.Next())
+				s.transnos.CommitAll()
+			}
+			return nil
+		}}, func(_ *ServiceConfig, tc *TargetConfig) { tc.Incarnation = inc })
+		s.transnos.Start(last)
+		s.transnos.CommitAll()
+		return s
+	}
+	srv := start(1, 0)
+	imp := newImport(t, cln, []lnet.NID{lnet.LoNID(1)}, func(c *ImportConfig) { c.ConnectOpcode = wire.MDSConnect })
+	connect(t, imp)
+	ctx := testCtx(t)
+	keep := func(body string) *Kept {
+		t.Helper()
+		rep, k, err := imp.CallKeep(ctx, &Req{Opcode: wire.MDSReint, Body: []byte(body)})
+		if err != nil || k == nil {
+			t.Fatalf("%s: kept %v, %v", body, k, err)
+		}
+		rep.Release()
+		return k
+	}
+	call := func(body string) {
+		t.Helper()
+		rep, err := imp.Call(ctx, &Req{Opcode: wire.MDSReint, Body: []byte(body), Replayable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.Release()
+	}
+	call("mkdir d")               // transno 1, committed: not replayed
+	a := keep("open a")           // transno 2
+	a.SetBody([]byte("reopen a")) // replayed as this
+	b := keep("no transno")       // no transno: after transno 2, committed then
+	c := keep("open c")           // transno 3
+	c.Drop()                      // closed: never replayed
+	c.Drop()                      // twice is harmless
+	call("mkdir e")               // transno 4, committed: not replayed
+	if info := imp.Info(); info.Kept != 2 || info.ReplayQueue != 0 || info.LastCommitted != 4 {
+		t.Fatalf("before restart %+v", info)
+	}
+	restart := func(inc uint64) {
+		t.Helper()
+		srv.svc.Close()
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		srv = start(inc, 4)
+		call("after") // waits for the import to reconnect and replay first
+	}
+	restart(2)
+	want := []replayRecord{{true, 2, "reopen a"}, {true, 0, "no transno"}, {false, 0, "after"}}
+	mu.Lock()
+	got := append([]replayRecord(nil), seen...)
+	mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("first restart: server saw %v, want %v", got, want)
+	}
+	// Still kept after replay and commit: the next restart replays them
+	// again, until they are dropped.
+	a.Drop()
+	restart(3)
+	want = []replayRecord{{true, 0, "no transno"}, {false, 0, "after"}}
+	mu.Lock()
+	got = append([]replayRecord(nil), seen...)
+	mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("second restart: server saw %v, want %v", got, want)
+	}
+	if info := imp.Info(); info.Kept != 1 || info.Replays != 3 || info.State != StateFull {
+		t.Fatalf("after restarts %+v", info)
+	}
+	b.Drop()
+	if info := imp.Info(); info.Kept != 0 {
+		t.Fatalf("after drop %+v", info)
+	}
+}
