@@ -34,6 +34,7 @@ func sampleBodies() []Body {
 		&CreateRequest{Parent: RootFID, Name: "d", Mode: 0o40755, MDTIndex: 2, Lock: 3},
 		&OpenRequest{Parent: RootFID, Name: "f", Flags: 0o101, Mode: 0o644},
 		&OpenRequest{FID: fid, Flags: 2},
+		&OpenRequest{FID: fid, Flags: 2, Handle: 0x1234567890},
 		&OpenRequest{Parent: RootFID, Name: "f", Flags: 0o101, Mode: 0o644, Lock: 8},
 		&CloseRequest{FID: fid, Handle: 3, Attr: attr},
 		&LinkRequest{FID: fid, Parent: RootFID, Name: "h"},

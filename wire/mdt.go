@@ -236,6 +236,11 @@ type OpenRequest struct {
 	// Lock, when not zero, is the client's handle of an intent lock
 	// (Lustre's IT_OPEN), as GetattrNameRequest.Lock.
 	Lock LockHandle
+	// Handle is, in a replayed open (FlagReplay) of FID, the open handle
+	// the MDT gave the original: the new MDT instance registers the open
+	// under it, so that the client's later close finds it (Lustre's
+	// mdc_replay_open). Zero in every other open.
+	Handle uint64
 }
 
 // Encode implements Body.
@@ -247,6 +252,7 @@ func (r *OpenRequest) Encode(e *Encoder) {
 	e.U32(r.Mode)
 	e.Bytes32(r.Layout)
 	e.U64(uint64(r.Lock))
+	e.U64(r.Handle)
 }
 
 // Decode implements Body.
@@ -258,6 +264,7 @@ func (r *OpenRequest) Decode(d *Decoder) {
 	r.Mode = d.U32()
 	r.Layout = d.Bytes32(MaxLayoutLen)
 	r.Lock = LockHandle(d.U64())
+	r.Handle = d.U64()
 	if d.Err() == nil && r.Name == "" && r.FID.IsZero() {
 		d.Fail("open names neither a name nor a FID")
 	}
