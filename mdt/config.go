@@ -69,6 +69,11 @@ type Config struct {
 	// evicted (ldlm.Config's ASTTimeout and CancelTimeout; its defaults
 	// if zero).
 	LockASTTimeout, LockCancelTimeout time.Duration
+	// RecoveryWindow is how long after a start clients may replay their
+	// opens (recovery.go) before the orphans of the previous run that no
+	// replayed open holds are destroyed (default 60 s; negative: no
+	// window, the orphans go at once and replays are refused).
+	RecoveryWindow time.Duration
 	// NegativeQuiet is how long no name may have been made in a directory
 	// before its missing names are cached under locks (negative.go;
 	// default 1 s); negative: never.
@@ -105,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NegativeQuiet == 0 {
 		c.NegativeQuiet = time.Second
+	}
+	if c.RecoveryWindow == 0 {
+		c.RecoveryWindow = 60 * time.Second
 	}
 	return nil
 }

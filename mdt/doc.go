@@ -17,8 +17,7 @@
 // layout is the file system default (lov.stripesize, lov.stripecount,
 // lov.stripeoffset parameters). Start opens it — refusing an unformatted
 // directory (ErrNotFormatted) or another file system's MDT (ErrWrongFS) —
-// destroys the orphans of the previous run (recovery of opens is not
-// implemented, so nobody can hold them), and starts the "mdt" service on
+// opens a recovery window (below), and starts the "mdt" service on
 // wire.MDSRequestPortal (replies wire.MDCReplyPortal, bulk
 // wire.MDSBulkPortal, connect wire.MDSConnect) with the target
 // "FSNAME-MDT0000". Every reply carries the store's last committed transno.
@@ -76,7 +75,7 @@
 //
 // Destroying a file with objects (the unlink of its last name, the last
 // close of an unlinked open file, the victim of a rename, the orphan
-// sweep) records its objects in the store's destroy queue in the same
+// sweep after recovery) records its objects in the store's destroy queue in the same
 // transaction (mdd's OnDestroy hook); after the commit the OST proxies are
 // woken and send OST_DESTROY, deleting the records as the OSTs answer. The
 // queue survives restarts.
@@ -88,8 +87,24 @@
 // exportLoop compares the per-client states with the target's exports
 // every Config.ExportCheckInterval and closes the handles of clients that
 // are gone (evicted, disconnected, reconnected as a new export). Handles
-// are not persistent: after a restart, files held open only by clients
-// are orphans and destroyed (no open replay yet).
+// are not persistent: clients keep their opens for replay until they
+// close them (ptlrpc.Kept, Lustre's open replay) and replay each as an
+// open of its FID with the handle it got (OpenRequest.Handle) when they
+// reconnect to a new instance.
+//
+// Recovery (recovery.go): for Config.RecoveryWindow after a start
+// (default 60 s; EndRecovery ends it early, as Lustre's abort_recovery)
+// a replayed open reopens its file — unlinked or not, without checking
+// the credentials again, since it was allowed when made — and registers
+// the same handle on the client's new export, so that the later close
+// finds it; after the window replays are refused (EBADF). When the
+// window ends, the orphans of the previous run that no replayed open
+// holds are destroyed; those held stay until their last close. Every
+// change is committed before its reply, so opens are all there is to
+// replay, and requests that are not replays are served during the window
+// (Lustre holds them back): an unlink of a file's last name that comes
+// before the replayed open of a client that held it destroys it, and the
+// replay then fails (ENOENT).
 //
 // # Lock namespace
 //

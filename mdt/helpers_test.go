@@ -192,6 +192,7 @@ func (e *env) config() Config {
 	}
 	cfg := Config{Dir: e.dir, FSName: "testfs", LNet: e.mdsLN, Node: e.node, Logger: log,
 		AT: testAT, MGC: e.mgc, NoSync: !e.sync, ReadyTimeout: 5 * time.Second, ExportCheckInterval: 20 * time.Millisecond,
+		RecoveryWindow: 50 * time.Millisecond,
 		OSP: func(c *osp.Config) {
 			c.CreateTimeout, c.RPCTimeout, c.StatfsInterval, c.RetryInterval = 2*time.Second, time.Second, 50*time.Millisecond, 20*time.Millisecond
 			c.Import = func(ic *ptlrpc.ImportConfig) {

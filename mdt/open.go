@@ -41,6 +41,14 @@ func (st *exportState) add(h uint64, oh openHandle) bool {
 	return true
 }
 
+// has reports whether h is an open handle of f.
+func (st *exportState) has(h uint64, f wire.FID) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	oh, ok := st.handles[h]
+	return ok && oh.fid == f
+}
+
 func (st *exportState) take(h uint64, f wire.FID) (openHandle, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -62,6 +70,9 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 	st, err := s.exportOf(req)
 	if err != nil {
 		return err
+	}
+	if req.IsReplay() && r.Name == "" && r.Handle != 0 {
+		return s.replayOpen(ctx, req, st, r) // recovery.go
 	}
 	flags := int(r.Flags)
 	var a mdd.Attr

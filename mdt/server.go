@@ -52,13 +52,14 @@ type Server struct {
 	stats mdStats
 	fresh freshFiles   // files being created by an open (fresh.go)
 	names nameActivity // when names were last made in each directory (negative.go)
+	rec   recovery     // the recovery window after the start (recovery.go)
 
 	mgc    MGC
 	ownMGC *mgc.Client // the MGS client the server made, closed by Close
 
 	ctx        context.Context // cancelled by Close
 	cancel     context.CancelFunc
-	wg         sync.WaitGroup // registration and export-check loops
+	wg         sync.WaitGroup // registration, export-check and recovery loops
 	registered chan struct{}  // closed once the MGS took the registration
 	handles    atomic.Uint64  // open handle cookies
 	configGen  atomic.Uint64  // generation of the last configuration applied
@@ -77,10 +78,11 @@ type Server struct {
 	closeErr  error
 }
 
-// Start opens the MDT in cfg.Dir, destroys the orphans of the previous run,
-// starts the "mdt" service on wire.MDSRequestPortal, registers the target
-// with the MGS and follows the file system's configuration to connect to
-// every OST (and every later one).
+// Start opens the MDT in cfg.Dir, starts the "mdt" service on
+// wire.MDSRequestPortal with a recovery window (recovery.go) after which
+// the orphans of the previous run that no replayed open holds are
+// destroyed, registers the target with the MGS and follows the file
+// system's configuration to connect to every OST (and every later one).
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -90,13 +92,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, node: cfg.Node, registered: make(chan struct{}),
 		osps: map[uint32]*osp.Device{}, exports: map[*ptlrpc.Export]*exportState{},
-		names: nameActivity{quiet: cfg.NegativeQuiet}}
+		names: nameActivity{quiet: cfg.NegativeQuiet}, rec: recovery{done: make(chan struct{})}}
 	if s.node == nil {
 		s.node = obd.NewNode(cfg.Logger)
 	}
 	s.handles.Store(rand.Uint64() >> 1)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if err := s.openStore(ctx); err != nil {
+	if err := s.openStore(); err != nil {
 		s.cancel()
 		return nil, err
 	}
@@ -118,12 +120,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.wg.Add(1)
 	go s.exportLoop()
+	s.startRecovery()
 	s.log.Info("MDT started", zap.String("target", s.name), zap.Stringers("nids", cfg.LNet.NIDs()))
 	return s, nil
 }
 
-// open opens the store and the layers over it and sweeps the orphans.
-func (s *Server) openStore(ctx context.Context) error {
+// openStore opens the store and the layers over it.
+func (s *Server) openStore() error {
 	path := storePath(s.cfg.Dir)
 	st, err := store.Open(path, store.Options{Logger: s.log.Named("store"), NoSync: s.cfg.NoSync})
 	if err != nil {
@@ -145,13 +148,6 @@ func (s *Server) openStore(ctx context.Context) error {
 		return fmt.Errorf("mdt: %s: %w", s.name, err)
 	}
 	s.lod = lod.New(lod.Config{Name: s.name + "-mdtlov", Logger: s.log.Named("lod"), ReadyTimeout: s.cfg.ReadyTimeout})
-	// Recovery is not implemented (opens are not replayed), so the orphans
-	// of the previous run are nobody's: destroy them now. Their objects go
-	// to the destroy queue in the same transaction.
-	if _, _, err := s.mdd.SweepOrphans(ctx); err != nil {
-		_ = st.Close()
-		return fmt.Errorf("mdt: %s: orphan sweep: %w", s.name, err)
-	}
 	return nil
 }
 
@@ -230,7 +226,8 @@ func (s *Server) WaitOSTs(ctx context.Context, n int) error {
 
 // Close stops the service, the OST proxies and the background loops,
 // closes the open handles' bookkeeping and the store. Open files of
-// clients become orphans that the next start destroys.
+// clients become orphans that the next start keeps for the clients to
+// reopen in its recovery window, and destroys after it.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.svc.Close()
