@@ -14,10 +14,16 @@ import (
 )
 
 // peer is what an NI knows of one remote NID. Guarded by ni.mu.
+//
+// While neither conn is set nor a set-up is under way (connecting,
+// accepting), queue is empty: Send starts a connection attempt only when no
+// set-up is under way, and whichever set-up ends first with a connection
+// takes the queue (see "Connection races" in doc.go).
 type peer struct {
 	nid        lnet.NID
 	conn       *conn      // the established connection, if any
 	connecting bool       // a connect goroutine runs for this peer
+	accepting  int        // connection requests from the peer being accepted
 	queue      []*lnet.Tx // messages waiting for a connection
 	stamp      uint64     // the peer's incarnation, as last seen (0: unknown)
 	alive      bool       // as last reported to LNet
@@ -46,10 +52,23 @@ func (n *ni) resolve(nid lnet.NID) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(nid.Addr, uint16(n.cfg.Port)), nil
 }
 
+// startConnect starts the active side of connection set-up for p unless a
+// set-up is under way already. n.mu is held.
+func (n *ni) startConnect(p *peer) {
+	if n.closed || p.conn != nil || p.connecting || p.accepting > 0 {
+		return
+	}
+	p.connecting = true
+	n.wg.Add(1)
+	go n.connect(p)
+}
+
 // connect runs the active side of connection set-up for p until a
 // connection exists, retrying as the peer's rejections direct: with the
 // peer's parameters after MSG_QUEUE_SIZE / RDMA_FRAGS, with its new
 // incarnation after CONN_STALE, after a pause after CONN_RACE or EARLY.
+// After CONN_RACE it stops when the peer's own request is being accepted:
+// that connection, the higher NID's, wins and takes the queue.
 func (n *ni) connect(p *peer) {
 	defer n.wg.Done()
 	cp := n.cp
@@ -76,6 +95,9 @@ func (n *ni) connect(p *peer) {
 		if errors.As(err, &rj) {
 			switch r := rj.rej; r.Why {
 			case rejectConnRace:
+				if n.yieldRace(p) {
+					return
+				}
 				races++
 				retry, pause = races <= maxRaces, true
 			case rejectEarly:
@@ -126,12 +148,31 @@ func validParams(p connParams) bool {
 		p.MaxMsgSize >= minMsgSize && p.MaxMsgSize <= 1<<20
 }
 
-// connectFailed fails what waits for p after the connection attempt failed.
+// yieldRace ends p's connection attempt, which lost a race, when the
+// winner's connection exists or is being accepted: it carries the queue.
+func (n *ni) yieldRace(p *peer) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p.conn == nil && p.accepting == 0 {
+		return false // the peer's request has not arrived yet
+	}
+	p.connecting = false
+	n.log.Debug("o2iblnd: connection race lost", zap.Stringer("nid", p.nid), zap.Bool("connected", p.conn != nil))
+	return true
+}
+
+// connectFailed fails what waits for p after the connection attempt failed,
+// unless a request from p is being accepted: the queue then waits for it.
 func (n *ni) connectFailed(p *peer, err error) {
 	n.mu.Lock()
+	p.connecting = false
+	if p.accepting > 0 && !n.closed {
+		n.mu.Unlock()
+		n.log.Debug("o2iblnd: connection attempt failed while accepting one", zap.Stringer("nid", p.nid), zap.Error(err))
+		return
+	}
 	q := p.queue
 	p.queue = nil
-	p.connecting = false
 	closed := n.closed
 	if p.conn == nil {
 		n.notePeer(p, false, err)
@@ -266,6 +307,7 @@ func (n *ni) passive(ep verbs.Endpoint) {
 		return
 	}
 	p.stamp = m.SrcStamp
+	p.accepting++ // until activate or acceptFailed: Send now queues without dialling
 	n.mu.Unlock()
 	n.flushEvents()
 	if stale != nil {
@@ -276,6 +318,7 @@ func (n *ni) passive(ep verbs.Endpoint) {
 	if err != nil {
 		// newConn closed the endpoint, which refuses the request.
 		n.log.Warn("o2iblnd: no resources for a connection", zap.Stringer("nid", src), zap.Error(err))
+		n.acceptFailed(p)
 		return
 	}
 	c.established(m.CP, m.SrcStamp)
@@ -289,15 +332,33 @@ func (n *ni) passive(ep verbs.Endpoint) {
 	if err != nil {
 		n.log.Warn("o2iblnd: accepted connection not established", zap.Stringer("nid", src), zap.Error(err))
 		c.destroy()
+		n.acceptFailed(p)
 		return
 	}
 	n.activate(p, c, false)
+}
+
+// acceptFailed ends an accept for p that did not give a connection. What
+// waited for it gets a connection attempt of its own, unless another set-up
+// is under way.
+func (n *ni) acceptFailed(p *peer) {
+	n.mu.Lock()
+	p.accepting--
+	if len(p.queue) > 0 {
+		n.startConnect(p)
+	}
+	n.mu.Unlock()
 }
 
 // activate makes c the connection to p, hands it what waited for a
 // connection and starts it. It closes a connection c replaces.
 func (n *ni) activate(p *peer, c *conn, active bool) {
 	n.mu.Lock()
+	if active {
+		p.connecting = false
+	} else {
+		p.accepting--
+	}
 	if n.closed {
 		n.mu.Unlock()
 		c.destroy()
@@ -306,9 +367,6 @@ func (n *ni) activate(p *peer, c *conn, active bool) {
 	old := p.conn
 	p.conn = c
 	p.stamp = c.peerStamp
-	if active {
-		p.connecting = false
-	}
 	q := p.queue
 	p.queue = nil
 	c.mu.Lock()

@@ -76,11 +76,31 @@
 // MSG_QUEUE_SIZE or RDMA_FRAGS (the active side retries with the lower
 // values), CONN_STALE (a request for an earlier incarnation of this NI, or
 // from an earlier incarnation of the peer; the active side retries with the
-// incarnation the reject names), CONN_RACE (both sides connect at once and
-// the requester's NID is the lower: the higher NID's connection wins),
-// NO_RESOURCES (closing), FATAL (malformed). A request from a newer
-// incarnation of a peer closes the connections to its previous one
-// (lnet.ErrStalePeer).
+// incarnation the reject names), CONN_RACE (see below), NO_RESOURCES
+// (closing), FATAL (malformed). A request from a newer incarnation of a peer
+// closes the connections to its previous one (lnet.ErrStalePeer).
+//
+// Connection races. Messages for a peer wait in its queue while a set-up is
+// under way, active (this NI dials) or passive (it is accepting the peer's
+// request), and go over the first connection established, whichever side
+// set it up. Send dials only when neither is under way: a node that has
+// decided to accept a peer's request does not dial that peer, else the
+// peer would accept the second request too and each connection would
+// replace the other, failing what was sent over the first ("replaced by a
+// new connection") or dropping what had arrived on it but not yet been
+// delivered. When both
+// dial at once, the higher NID wins, as in kiblnd_passive_connect: it
+// rejects a request from a lower NID with CONN_RACE while it is connecting
+// or connected, and the lower accepts the higher's request. The loser's
+// attempt ends on CONN_RACE once the winner's request is being accepted or
+// its connection exists; before the winner's request has arrived it retries
+// after a pause (at most 20 times). An attempt that fails while a request is
+// being accepted leaves the queue to that accept; an accept that fails
+// starts an attempt for what waits. Unlike ko2iblnd, which keeps every
+// connection a race leaves, an NI keeps one connection per peer: a request
+// from a higher NID accepted while a connection exists (the peer lost its
+// end of it) replaces that connection; a lower NID's is rejected with
+// CONN_RACE until this end of the old connection has closed.
 //
 // Every arrived message is checked: decodable, within the negotiated
 // message size, from the connected peer's NID and incarnation to ours,

@@ -186,7 +186,8 @@ func (cl *cluster) start(a string, credits int) *node {
 	return cl.startWith(a, credits, nil)
 }
 
-// startWith is start with the cluster's configuration changed by mod.
+// startWith is start with the cluster's configuration changed by mod (a
+// Provider it sets must open the cluster's devices, as gateProvider does).
 func (cl *cluster) startWith(a string, credits int, mod func(*Config)) *node {
 	cl.t.Helper()
 	dev := cl.device(a)
@@ -195,7 +196,9 @@ func (cl *cluster) startWith(a string, credits int, mod func(*Config)) *node {
 	if mod != nil {
 		mod(&cfg)
 	}
-	cfg.Provider = cl.f
+	if cfg.Provider == nil {
+		cfg.Provider = cl.f
+	}
 	cfg.Logger = zaptest.NewLogger(cl.t).Named(a)
 	l, err := New(cfg)
 	if err != nil {

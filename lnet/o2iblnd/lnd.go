@@ -188,11 +188,7 @@ func (n *ni) Send(tx *lnet.Tx) {
 		return
 	}
 	p.queue = append(p.queue, tx)
-	if !p.connecting {
-		p.connecting = true
-		n.wg.Add(1)
-		go n.connect(p)
-	}
+	n.startConnect(p)
 	n.mu.Unlock()
 }
 
