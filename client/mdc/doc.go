@@ -7,10 +7,16 @@
 // calls; every modification goes as MDS_REINT (create, open, setattr,
 // link, unlink, rename, setxattr) or MDS_CLOSE, Replayable: ptlrpc keeps
 // it until the MDT's last_committed passes its transno and replays it in
-// order if the MDT restarts before. The caller's credentials travel in the
-// context (ptlrpc.WithCreds) and the MDT checks permissions against them.
-// Errors the MDT returned arrive wrapped and match their errno
-// (errors.Is(err, syscall.ENOENT)).
+// order if the MDT restarts before. An open is kept longer, until its
+// CloseFile (ptlrpc.Kept, Lustre's mdc_replay_open): after every MDT
+// restart it is replayed as an open of the FID its reply gave — never
+// creating, excluding or truncating again, with the same access mode —
+// carrying the reply's handle (OpenRequest.Handle), which the new MDT
+// instance registers again, so that the file stays open (an unlinked one
+// is not destroyed) and its close finds the handle. The caller's
+// credentials travel in the context (ptlrpc.WithCreds) and the MDT checks
+// permissions against them. Errors the MDT returned arrive wrapped and
+// match their errno (errors.Is(err, syscall.ENOENT)).
 //
 // Replies alias pooled buffers: everything returned (layouts, xattr
 // values, names) is copied out before the reply is released. Each call is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -75,6 +76,17 @@ type MDC struct {
 	log   *zap.Logger
 	stats *rpcstats.Stats
 	locks *ldlm.Client // nil without Config.Callbacks
+
+	// opens are the open requests kept for replay (ptlrpc.Kept), by
+	// the file and handle their replies gave, until CloseFile.
+	openMu sync.Mutex
+	opens  map[openKey]*ptlrpc.Kept
+}
+
+// openKey names an open handle of the MDT.
+type openKey struct {
+	fid    wire.FID
+	handle uint64
 }
 
 // New returns an MDC; Connect starts its import.
@@ -96,7 +108,7 @@ func New(cfg Config) (*MDC, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	m := &MDC{cfg: cfg, imp: imp, log: cfg.Logger.With(zap.String("target", cfg.Target)),
-		stats: rpcstats.New()}
+		stats: rpcstats.New(), opens: map[openKey]*ptlrpc.Kept{}}
 	if err := m.newLocks(); err != nil {
 		_ = imp.Close()
 		return nil, err
@@ -117,7 +129,11 @@ func (m *MDC) Connect(ctx context.Context) error {
 // calls in progress with ErrClosed.
 func (m *MDC) Close() error {
 	m.closeLocks()
-	return m.imp.Close()
+	err := m.imp.Close() // releases the kept opens
+	m.openMu.Lock()
+	clear(m.opens)
+	m.openMu.Unlock()
+	return err
 }
 
 // Target returns the MDT's name.
@@ -135,15 +151,29 @@ func (m *MDC) Stats() *rpcstats.Stats { return m.stats }
 // call sends one RPC and decodes its reply into reply (if not nil). An
 // error names the operation and wraps what the MDT said.
 func (m *MDC) call(ctx context.Context, req *ptlrpc.Req, what string, reply wire.Body) error {
+	_, err := m.callKeep(ctx, req, false, what, reply)
+	return err
+}
+
+// callKeep is call, and with keep it keeps the request for replay until
+// the caller drops the Kept it returns (nil on an error).
+func (m *MDC) callKeep(ctx context.Context, req *ptlrpc.Req, keep bool, what string, reply wire.Body) (*ptlrpc.Kept, error) {
 	start := time.Now()
-	rep, err := m.imp.Call(ctx, req)
+	var rep *ptlrpc.Reply
+	var kept *ptlrpc.Kept
+	var err error
+	if keep {
+		rep, kept, err = m.imp.CallKeep(ctx, req)
+	} else {
+		rep, err = m.imp.Call(ctx, req)
+	}
 	m.stats.RPC(req.Opcode, time.Since(start))
 	defer rep.Release()
 	if err != nil {
 		if errors.Is(err, ptlrpc.ErrClosed) {
-			return fmt.Errorf("%w: %s: %s: %w", ErrClosed, m.cfg.Target, what, err)
+			return nil, fmt.Errorf("%w: %s: %s: %w", ErrClosed, m.cfg.Target, what, err)
 		}
-		return fmt.Errorf("mdc: %s: %s: %w", m.cfg.Target, what, err)
+		return nil, fmt.Errorf("mdc: %s: %s: %w", m.cfg.Target, what, err)
 	}
 	if reply != nil {
 		// Decode from a copy: byte fields of a decoded body
@@ -151,10 +181,11 @@ func (m *MDC) call(ctx context.Context, req *ptlrpc.Req, what string, reply wire
 		// decoded from, and the reply's buffer goes back to the pool
 		// when this returns.
 		if err := wire.DecodeBody(append([]byte(nil), rep.Body...), reply); err != nil {
-			return fmt.Errorf("%w: %s: %s: %w (%w)", ErrBadReply, m.cfg.Target, what, err, syscall.EIO)
+			kept.Drop()
+			return nil, fmt.Errorf("%w: %s: %s: %w (%w)", ErrBadReply, m.cfg.Target, what, err, syscall.EIO)
 		}
 	}
-	return nil
+	return kept, nil
 }
 
 // reint sends MDS_REINT op with body, replayable.

@@ -123,23 +123,55 @@ func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply
 	if req.Name == "" {
 		what = "open " + req.FID.String()
 	}
+	var kept *ptlrpc.Kept
 	send := func(h wire.LockHandle) (*wire.LockReply, error) {
 		q := *req
 		q.Lock = h
-		err := m.reint(ctx, wire.ReintOpen, &q, what, &r)
+		var err error
+		kept, err = m.callKeep(ctx, &ptlrpc.Req{Opcode: wire.MDSReint, Body: wire.AppendReint(nil, wire.ReintOpen, &q)},
+			true, what, &r)
 		return r.Lock, err
 	}
 	if err := m.withIntent(ctx, req.Parent, req.Name, &r, send); err != nil {
+		kept.Drop()
 		return nil, err
 	}
+	m.keepOpen(req, &r, kept)
 	return &r, nil
 }
 
+// keepOpen keeps an open for replay until its close (Lustre's
+// mdc_replay_open): after an MDT restart it is replayed as an open of the
+// FID the reply gave — whatever became of the name, never creating,
+// excluding or truncating again, with the same access mode — that
+// restores the reply's handle, so the file stays open (an unlinked one
+// is not destroyed) and the close finds its handle.
+func (m *MDC) keepOpen(req *wire.OpenRequest, r *wire.InodeReply, kept *ptlrpc.Kept) {
+	if kept == nil {
+		return
+	}
+	kept.SetBody(wire.AppendReint(nil, wire.ReintOpen, &wire.OpenRequest{Parent: req.Parent, FID: r.FID,
+		Flags: req.Flags &^ uint32(syscall.O_CREAT|syscall.O_EXCL|syscall.O_TRUNC), Handle: r.Handle}))
+	m.openMu.Lock()
+	old := m.opens[openKey{r.FID, r.Handle}]
+	m.opens[openKey{r.FID, r.Handle}] = kept
+	m.openMu.Unlock()
+	old.Drop() // a handle the MDT gave twice: the older open is gone
+}
+
 // CloseFile closes an open handle (MDS_CLOSE), telling the MDT the size
-// and times this client knows (attr.Valid says which).
+// and times this client knows (attr.Valid says which). The open is not
+// replayed any more, whatever the close's outcome: a client that gives
+// up on a close does not own the handle any more either.
 func (m *MDC) CloseFile(ctx context.Context, fid wire.FID, handle uint64, attr wire.Attr) error {
-	return m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSClose, Replayable: true,
+	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSClose, Replayable: true,
 		Encode: &wire.CloseRequest{FID: fid, Handle: handle, Attr: attr}}, "close "+fid.String(), nil)
+	m.openMu.Lock()
+	kept := m.opens[openKey{fid, handle}]
+	delete(m.opens, openKey{fid, handle})
+	m.openMu.Unlock()
+	kept.Drop()
+	return err
 }
 
 // Setattr changes what attr.Valid names (REINT_SETATTR).
