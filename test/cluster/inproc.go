@@ -168,10 +168,7 @@ func (ip *inproc) startServers() error {
 	}); err != nil {
 		return err
 	}
-	if err := ip.start(ip.mds, hostMDS, "mds-"+c.o.FSName+"-MDT0000", func(ctx context.Context, ln *lnet.LNet, node *obd.Node, log *zap.Logger) (io.Closer, error) {
-		return mdt.Start(ctx, mdt.Config{Dir: filepath.Join(c.dir, "mdt0"), FSName: c.o.FSName, LNet: ln, Node: node,
-			Logger: log})
-	}); err != nil {
+	if err := ip.startMDS(); err != nil {
 		return err
 	}
 	for i := range ip.oss {
