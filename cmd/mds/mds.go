@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,11 +53,12 @@ func newFormat() *cobra.Command {
 
 func newStart() *cobra.Command {
 	var (
-		dir    string
-		fsname string
-		nf     daemon.NetFlags
-		sf     daemon.ServeFlags
-		lf     daemon.LogFlags
+		dir      string
+		fsname   string
+		recovery time.Duration
+		nf       daemon.NetFlags
+		sf       daemon.ServeFlags
+		lf       daemon.LogFlags
 	)
 	c := &cobra.Command{
 		Use:   "start --dir DIR --networks NETS [--port PORT] [--ctl-dir DIR]",
@@ -73,7 +75,8 @@ func newStart() *cobra.Command {
 			defer flush()
 			log = log.Named("mds")
 			return daemon.Run(c.Context(), nf, sf, log, func(ctx context.Context, p *daemon.Process) (io.Closer, string, error) {
-				s, err := mdt.Start(ctx, mdt.Config{Dir: dir, FSName: fsname, LNet: p.LNet, Node: p.Node, Logger: p.Log})
+				s, err := mdt.Start(ctx, mdt.Config{Dir: dir, FSName: fsname, LNet: p.LNet, Node: p.Node, Logger: p.Log,
+					RecoveryWindow: recovery})
 				if err != nil {
 					return nil, "", err
 				}
@@ -83,6 +86,8 @@ func newStart() *cobra.Command {
 	}
 	c.Flags().StringVar(&dir, "dir", "", "the formatted MDT directory")
 	c.Flags().StringVar(&fsname, "fsname", "", "refuse a target of any other file system")
+	c.Flags().DurationVar(&recovery, "recovery-window", 0,
+		"how long after the start clients may replay their open files before the orphans nobody reopened are destroyed (0: 60s; negative: no window)")
 	nf.Register(c.Flags(), "tcp0")
 	sf.Register(c.Flags())
 	lf.Register(c.Flags())
