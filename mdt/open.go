@@ -41,12 +41,12 @@ func (st *exportState) add(h uint64, oh openHandle) bool {
 	return true
 }
 
-// has reports whether h is an open handle of f.
-func (st *exportState) has(h uint64, f wire.FID) bool {
+// lookup returns the file of open handle h, if it is one.
+func (st *exportState) lookup(h uint64) (wire.FID, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	oh, ok := st.handles[h]
-	return ok && oh.fid == f
+	return oh.fid, ok
 }
 
 func (st *exportState) take(h uint64, f wire.FID) (openHandle, bool) {

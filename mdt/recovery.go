@@ -90,9 +90,13 @@ func (s *Server) replayOpen(ctx context.Context, req *ptlrpc.Request, st *export
 	}
 	flags := int(r.Flags) &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC)
 	oh := openHandle{fid: r.FID, write: flags&(os.O_WRONLY|os.O_RDWR) != 0}
+	f, restored := st.lookup(r.Handle)
+	if restored && f != r.FID {
+		return fmt.Errorf("%w: replayed handle %#x of %v is one of %v", ErrBadHandle, r.Handle, r.FID, f)
+	}
 	var a mdd.Attr
 	var err error
-	if st.has(r.Handle, r.FID) {
+	if restored {
 		// A replay sent again (its reply was lost): already restored.
 		a, err = s.mdd.GetAttr(ctx, r.FID)
 	} else {
