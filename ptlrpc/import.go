@@ -470,7 +470,10 @@ func (imp *Import) connectOnce() error {
 func (imp *Import) replayAll(conn connState, calls []*call) error {
 	var err error
 	for i, c := range calls {
-		c.takeReplayBody()
+		if !c.prepareReplay() {
+			imp.doneReplaying(calls[i : i+1]) // dropped meanwhile: nothing to restore
+			continue
+		}
 		out, rep, aerr := c.attempt(imp.ctx, conn, wire.FlagReplay, imp.timeout(), false)
 		if out != outReply {
 			err = fmt.Errorf("ptlrpc: replay of transno %d: %w", c.transno, aerr)

@@ -531,3 +531,64 @@ func TestKeptReplay(t *testing.T) {
 		t.Fatalf("after drop %+v", info)
 	}
 }
+
+// A kept request dropped while the replay is under way (its file closed)
+// is not sent.
+func TestKeptDroppedDuringReplay(t *testing.T) {
+	leaktest.Check(t)
+	f := lolnd.NewFabric()
+	sln := node(t, f, "lo(1)")
+	cln := node(t, f, "lo(2)")
+	reint := func(s **server, seen chan<- string, hold <-chan struct{}) map[wire.Opcode]Handler {
+		return map[wire.Opcode]Handler{wire.MDSReint: func(ctx context.Context, r *Request) error {
+			if r.IsReplay() {
+				seen <- string(r.Body())
+				<-hold
+				return nil
+			}
+			r.SetTransno((*s).transnos.Next())
+			(*s).transnos.CommitAll()
+			return nil
+		}}
+	}
+	seen := make(chan string, 4)
+	hold := make(chan struct{})
+	var before, after *server
+	before = startServer(t, sln, reint(&before, seen, hold), func(_ *ServiceConfig, tc *TargetConfig) { tc.Incarnation = 1 })
+	imp := newImport(t, cln, []lnet.NID{lnet.LoNID(1)}, func(c *ImportConfig) { c.ConnectOpcode = wire.MDSConnect })
+	connect(t, imp)
+	ctx := testCtx(t)
+	var kept []*Kept
+	for _, body := range []string{"open a", "open b"} {
+		rep, k, err := imp.CallKeep(ctx, &Req{Opcode: wire.MDSReint, Body: []byte(body)})
+		if err != nil || k == nil {
+			t.Fatalf("%s: kept %v, %v", body, k, err)
+		}
+		rep.Release()
+		kept = append(kept, k)
+	}
+	before.svc.Close()
+	after = startServer(t, sln, reint(&after, seen, hold), func(_ *ServiceConfig, tc *TargetConfig) { tc.Incarnation = 2 })
+	done := make(chan error, 1)
+	go func() {
+		rep, err := imp.Call(ctx, &Req{Opcode: wire.OBDPing}) // waits for the replay
+		rep.Release()
+		done <- err
+	}()
+	if got := <-seen; got != "open a" {
+		t.Fatalf("first replay %q", got)
+	}
+	kept[1].Drop() // while "open a" is being replayed
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-seen:
+		t.Fatalf("%q replayed after it was dropped", got)
+	default:
+	}
+	if info := imp.Info(); info.Kept != 1 || info.Replays != 1 {
+		t.Fatalf("import %+v", info)
+	}
+}

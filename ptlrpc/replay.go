@@ -60,17 +60,23 @@ func (k *Kept) Drop() {
 	}
 }
 
-// takeReplayBody puts the body SetBody gave in place of the request's,
+// prepareReplay puts the body SetBody gave in place of the request's,
 // before a replay attempt sends it (no send of the call is in flight
-// once its sends' events came, which it waits for).
-func (c *call) takeReplayBody() {
+// once its sends' events came, which it waits for). It reports false for
+// a call dropped since the replay began (committed, or its Kept
+// dropped), which is not to be sent again.
+func (c *call) prepareReplay() bool {
 	c.waitFor(func() bool { return c.sending == 0 })
 	imp := c.imp
 	imp.mu.Lock()
-	b := c.replayBody
+	b, dropped := c.replayBody, c.dropped
 	c.replayBody = nil
 	imp.mu.Unlock()
+	if dropped {
+		return false
+	}
 	if b != nil {
 		c.send.b = append(c.send.b[:wire.MsgSize], b...)
 	}
+	return true
 }
