@@ -28,6 +28,11 @@ type Req struct {
 	// Replayable keeps a request that got a transno until last_committed
 	// passes it, and replays it if the server restarts before.
 	Replayable bool
+	// ReplayBody, for CallKeep, returns from the reply the body to
+	// replay the request with (nil: its own), set before the request is
+	// kept: as Kept.SetBody, without a moment in which a replay would send
+	// the original. It must not keep rep.
+	ReplayBody func(rep *Reply) []byte
 	// ReplySize is the size of the reply buffer, envelope included
 	// (default ImportConfig.MaxReplySize). A longer reply is not lost: the
 	// call is resent with a buffer that fits, and the server answers it
@@ -586,6 +591,12 @@ func (imp *Import) call(ctx context.Context, req *Req, keep bool) (*Reply, *Kept
 		c.detachBulk()
 	}
 	c.waitFor(func() bool { return c.sending == 0 })
+	var replayBody []byte
+	if keep && err == nil && req.ReplayBody != nil {
+		if b := req.ReplayBody(rep); b != nil {
+			replayBody = append([]byte(nil), b...)
+		}
+	}
 	imp.mu.Lock()
 	delete(imp.inflight, c.xid)
 	live := err == nil && c.replay && imp.state != StateClosed && rep.Msg.Handle == imp.conn.handle
@@ -596,6 +607,7 @@ func (imp *Import) call(ctx context.Context, req *Req, keep bool) (*Reply, *Kept
 		if c.order == 0 {
 			c.order = rep.Msg.LastCommitted
 		}
+		c.replayBody = replayBody
 		imp.keptSeq++
 		kept = &Kept{imp: imp, id: imp.keptSeq}
 		imp.kept[kept.id] = c

@@ -492,7 +492,14 @@ func TestKeptReplay(t *testing.T) {
 	c.Drop()                      // closed: never replayed
 	c.Drop()                      // twice is harmless
 	call("mkdir e")               // transno 4, committed: not replayed
-	if info := imp.Info(); info.Kept != 2 || info.ReplayQueue != 0 || info.LastCommitted != 4 {
+	// Its replay body made from its reply, before it is kept.
+	rep, d, err := imp.CallKeep(ctx, &Req{Opcode: wire.MDSReint, Body: []byte("open d"),
+		ReplayBody: func(rep *Reply) []byte { return fmt.Appendf(nil, "reopen d %d", rep.Msg.Transno) }})
+	if err != nil || d == nil {
+		t.Fatalf("open d: kept %v, %v", d, err)
+	}
+	rep.Release()
+	if info := imp.Info(); info.Kept != 3 || info.ReplayQueue != 0 || info.LastCommitted != 5 {
 		t.Fatalf("before restart %+v", info)
 	}
 	restart := func(inc uint64) {
@@ -501,11 +508,11 @@ func TestKeptReplay(t *testing.T) {
 		mu.Lock()
 		seen = nil
 		mu.Unlock()
-		srv = start(inc, 4)
+		srv = start(inc, 5)
 		call("after") // waits for the import to reconnect and replay first
 	}
 	restart(2)
-	want := []replayRecord{{true, 2, "reopen a"}, {true, 0, "no transno"}, {false, 0, "after"}}
+	want := []replayRecord{{true, 2, "reopen a"}, {true, 0, "no transno"}, {true, 5, "reopen d 5"}, {false, 0, "after"}}
 	mu.Lock()
 	got := append([]replayRecord(nil), seen...)
 	mu.Unlock()
@@ -516,17 +523,18 @@ func TestKeptReplay(t *testing.T) {
 	// again, until they are dropped.
 	a.Drop()
 	restart(3)
-	want = []replayRecord{{true, 0, "no transno"}, {false, 0, "after"}}
+	want = []replayRecord{{true, 0, "no transno"}, {true, 5, "reopen d 5"}, {false, 0, "after"}}
 	mu.Lock()
 	got = append([]replayRecord(nil), seen...)
 	mu.Unlock()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("second restart: server saw %v, want %v", got, want)
 	}
-	if info := imp.Info(); info.Kept != 1 || info.Replays != 3 || info.State != StateFull {
+	if info := imp.Info(); info.Kept != 2 || info.Replays != 5 || info.State != StateFull {
 		t.Fatalf("after restarts %+v", info)
 	}
 	b.Drop()
+	d.Drop()
 	if info := imp.Info(); info.Kept != 0 {
 		t.Fatalf("after drop %+v", info)
 	}

@@ -21,7 +21,8 @@ type Kept struct {
 // request (Replayable whether or not req says so, so without bulk) is
 // replayed after every server restart, in order with the other replays
 // (by its transno, or when the reply gave it none, after what the server
-// had committed then), whatever last_committed says. The Kept is nil when
+// had committed then), whatever last_committed says, with the body
+// req.ReplayBody gives (or a later Kept.SetBody). The Kept is nil when
 // Call would not have kept a Replayable request: on an error, or a reply
 // of a connection the import no longer has. An eviction or Close of the
 // import releases every kept request.
