@@ -128,30 +128,38 @@ func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply
 		q := *req
 		q.Lock = h
 		var err error
-		kept, err = m.callKeep(ctx, &ptlrpc.Req{Opcode: wire.MDSReint, Body: wire.AppendReint(nil, wire.ReintOpen, &q)},
-			true, what, &r)
+		kept, err = m.callKeep(ctx, &ptlrpc.Req{Opcode: wire.MDSReint, Body: wire.AppendReint(nil, wire.ReintOpen, &q),
+			ReplayBody: func(rep *ptlrpc.Reply) []byte { return replayOpenBody(req, rep) }}, true, what, &r)
 		return r.Lock, err
 	}
 	if err := m.withIntent(ctx, req.Parent, req.Name, &r, send); err != nil {
 		kept.Drop()
 		return nil, err
 	}
-	m.keepOpen(req, &r, kept)
+	m.keepOpen(&r, kept)
 	return &r, nil
 }
 
-// keepOpen keeps an open for replay until its close (Lustre's
-// mdc_replay_open): after an MDT restart it is replayed as an open of the
-// FID the reply gave — whatever became of the name, never creating,
-// excluding or truncating again, with the same access mode — that
-// restores the reply's handle, so the file stays open (an unlinked one
-// is not destroyed) and the close finds its handle.
-func (m *MDC) keepOpen(req *wire.OpenRequest, r *wire.InodeReply, kept *ptlrpc.Kept) {
+// replayOpenBody is how an open is replayed after an MDT restart
+// (Lustre's mdc_replay_open): as an open of the FID its reply gave —
+// whatever became of the name, never creating, excluding or truncating
+// again, with the same access mode — that restores the reply's handle,
+// so the file stays open (an unlinked one is not destroyed) and the close
+// finds its handle. Nil if the reply does not decode (the open fails).
+func replayOpenBody(req *wire.OpenRequest, rep *ptlrpc.Reply) []byte {
+	var r wire.InodeReply
+	if rep.Decode(&r) != nil { // r aliases rep: only FID and Handle are used
+		return nil
+	}
+	return wire.AppendReint(nil, wire.ReintOpen, &wire.OpenRequest{Parent: req.Parent, FID: r.FID,
+		Flags: req.Flags &^ uint32(syscall.O_CREAT|syscall.O_EXCL|syscall.O_TRUNC), Handle: r.Handle})
+}
+
+// keepOpen records the kept request of an open until its CloseFile.
+func (m *MDC) keepOpen(r *wire.InodeReply, kept *ptlrpc.Kept) {
 	if kept == nil {
 		return
 	}
-	kept.SetBody(wire.AppendReint(nil, wire.ReintOpen, &wire.OpenRequest{Parent: req.Parent, FID: r.FID,
-		Flags: req.Flags &^ uint32(syscall.O_CREAT|syscall.O_EXCL|syscall.O_TRUNC), Handle: r.Handle}))
 	m.openMu.Lock()
 	old := m.opens[openKey{r.FID, r.Handle}]
 	m.opens[openKey{r.FID, r.Handle}] = kept
