@@ -104,7 +104,9 @@
 // replay, and requests that are not replays are served during the window
 // (Lustre holds them back): an unlink of a file's last name that comes
 // before the replayed open of a client that held it destroys it, and the
-// replay then fails (ENOENT).
+// replay then fails (ENOENT). mdt.*.recovery_status shows the window as
+// Lustre's does (status RECOVERING or COMPLETE, recovery_start,
+// time_remaining or recovery_duration, replayed_requests).
 //
 // # Lock namespace
 //

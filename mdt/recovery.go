@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,6 +24,26 @@ import (
 type recovery struct {
 	done chan struct{} // closed when the window ends
 	once sync.Once
+
+	start    time.Time     // when the window opened; set before the service starts
+	end      atomic.Int64  // when it closed (ns since the epoch); 0 while open
+	replayed atomic.Uint64 // opens restored
+}
+
+// status formats the window as Lustre's recovery_status.
+func (r *recovery) status(window time.Duration) string {
+	var b strings.Builder
+	end := r.end.Load()
+	if end == 0 {
+		left := max(window-time.Since(r.start), 0)
+		fmt.Fprintf(&b, "status: RECOVERING\nrecovery_start: %d\ntime_remaining: %d\n", r.start.Unix(),
+			int64(left.Round(time.Second)/time.Second))
+	} else {
+		fmt.Fprintf(&b, "status: COMPLETE\nrecovery_start: %d\nrecovery_duration: %d\n", r.start.Unix(),
+			int64(time.Unix(0, end).Sub(r.start).Round(time.Second)/time.Second))
+	}
+	fmt.Fprintf(&b, "replayed_requests: %d\n", r.replayed.Load())
+	return b.String()
 }
 
 // startRecovery starts the goroutine that ends the recovery window (open
@@ -29,7 +51,7 @@ type recovery struct {
 // is negative, and then sweeps the orphans of the previous run.
 func (s *Server) startRecovery() {
 	if s.cfg.RecoveryWindow < 0 {
-		s.rec.once.Do(func() { close(s.rec.done) })
+		s.EndRecovery()
 	} else {
 		s.log.Info("recovery window open", zap.Duration("window", s.cfg.RecoveryWindow))
 	}
@@ -41,7 +63,7 @@ func (s *Server) startRecovery() {
 // Close), then sweeps the orphans nobody reopened.
 func (s *Server) recoveryLoop() {
 	defer s.wg.Done()
-	t := time.NewTimer(max(s.cfg.RecoveryWindow, 0))
+	t := time.NewTimer(max(time.Until(s.rec.start.Add(s.cfg.RecoveryWindow)), 0))
 	defer t.Stop()
 	select {
 	case <-s.ctx.Done():
@@ -61,6 +83,7 @@ func (s *Server) recoveryLoop() {
 // are destroyed.
 func (s *Server) EndRecovery() {
 	s.rec.once.Do(func() {
+		s.rec.end.Store(time.Now().UnixNano())
 		close(s.rec.done)
 		s.log.Info("recovery window closed")
 	})
@@ -114,6 +137,9 @@ func (s *Server) replayOpen(ctx context.Context, req *ptlrpc.Request, st *export
 	blob, err := s.layoutOf(ctx, a)
 	if err != nil {
 		blob = nil // the handle is restored; the client has its layout
+	}
+	if !restored {
+		s.rec.replayed.Add(1)
 	}
 	req.ReplyBody(&wire.InodeReply{FID: a.FID, Attr: wireAttr(a), Layout: blob, Handle: r.Handle})
 	return nil

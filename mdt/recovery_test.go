@@ -1,6 +1,7 @@
 package mdt
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 
@@ -67,7 +68,22 @@ func TestReplayedOpenRestoresHandle(t *testing.T) {
 	if info := e.cli.Info(); info.Replays != 2 || info.Kept != 2 {
 		t.Fatalf("import %+v", info)
 	}
+	status := func() string {
+		t.Helper()
+		vals, err := e.node.Params.Get("mdt.testfs-MDT0000.recovery_status")
+		if err != nil || len(vals) != 1 {
+			t.Fatalf("recovery_status: %v %v", vals, err)
+		}
+		return vals[0].Value
+	}
+	if st := status(); !strings.Contains(st, "status: RECOVERING\n") || !strings.Contains(st, "time_remaining: ") ||
+		!strings.Contains(st, "replayed_requests: 2\n") {
+		t.Fatalf("recovery_status during the window:\n%s", st)
+	}
 	e.srv.EndRecovery()
+	if st := status(); !strings.Contains(st, "status: COMPLETE\n") || !strings.Contains(st, "recovery_duration: ") {
+		t.Fatalf("recovery_status after the window:\n%s", st)
+	}
 	waitFor(t, "the orphan nobody reopened destroyed", func() bool { return e.gone(hObjs) })
 	if e.gone(fObjs) {
 		t.Fatal("the objects of the reopened orphan were destroyed")

@@ -92,7 +92,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, node: cfg.Node, registered: make(chan struct{}),
 		osps: map[uint32]*osp.Device{}, exports: map[*ptlrpc.Export]*exportState{},
-		names: nameActivity{quiet: cfg.NegativeQuiet}, rec: recovery{done: make(chan struct{})}}
+		names: nameActivity{quiet: cfg.NegativeQuiet}, rec: recovery{done: make(chan struct{}), start: time.Now()}}
 	if s.node == nil {
 		s.node = obd.NewNode(cfg.Logger)
 	}

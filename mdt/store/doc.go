@@ -77,12 +77,13 @@
 //     sequences of their own (CreateArgs.FID exists for that) or mdc writes
 //     the reply's FID and layout into the request ptlrpc keeps for replay
 //     (Lustre's mdc_replay_open); mdt must then create with them.
-//   - MDT recovery, which does not exist yet (opens are not replayed):
-//     after a restart, a window for the clients of last_rcvd in which
-//     replays run in transno order across clients, with their original
-//     transnos (Update must accept a given one), before any new request;
-//     the OST orphan cleanup (destroying objects above ost_lastused) must
-//     wait for its end or it destroys the objects of replayed creates.
+//   - MDT recovery of changes, beyond what exists (mdt/recovery.go: a
+//     window in which clients replay their opens, before the orphan
+//     sweep): replays of changes must run in transno order across
+//     clients, with their original transnos (Update must accept a given
+//     one), before any new request; the OST orphan cleanup (destroying
+//     objects above ost_lastused) must wait for the window's end or it
+//     destroys the objects of replayed creates.
 //   - A failed commit after early replies cannot be rolled back and
 //     answered: the clients believe those operations done. The store must
 //     stop and the target restart into recovery.
@@ -102,7 +103,8 @@
 // # Orphans and reply data
 //
 // The orphans bucket lists inodes whose last name went while open; mdd
-// destroys them at last close, or sweeps them at restart (after recovery).
+// destroys them at last close, or sweeps them after a restart's recovery
+// window (the ones a replayed open holds wait for their last close).
 // last_rcvd keeps, per client UUID and reply tag, the XID, transno, result
 // and reply bytes of its last request, so a resent request gets its reply
 // reconstructed rather than executed twice; ptlrpc saves it in the
