@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,8 +36,9 @@ type Dir struct {
 	ops    sync.RWMutex
 	closed bool // guarded by ops
 
-	noDirect     atomic.Bool   // direct writes refused by the file system (dir_direct.go)
+	noDirect     atomic.Bool   // direct I/O refused by the file system (dir_direct.go)
 	directWrites atomic.Uint64 // writes that went direct
+	directReads  atomic.Uint64 // reads that went direct
 
 	// locks serialise, per object, attribute read-modify-write and, when
 	// capacity is capped, the block accounting of data changes.
@@ -286,21 +286,7 @@ func (d *Dir) ReadAt(ctx context.Context, fid wire.FID, p []byte, off int64) (in
 		return 0, err
 	}
 	defer d.fds.release(e)
-	n := 0
-	for n < len(p) {
-		m, err := unix.Pread(e.fd, p[n:], off+int64(n))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return n, pathErr("read", fid, err)
-		}
-		if m == 0 {
-			return n, io.EOF
-		}
-		n += m
-	}
-	return n, nil
+	return d.pread(e, fid, p, off) // dir_direct.go
 }
 
 // WriteAt implements Store.

@@ -66,7 +66,9 @@
 //     no copy into the page cache, nothing left to write back at the fsync;
 //     the kernel keeps it coherent with the buffered I/O of everything
 //     else. Options.BufferedWrites, or a file system that refuses O_DIRECT,
-//     keeps every write buffered.
+//     keeps every write buffered. Reads of whole aligned blocks of 256 KiB
+//     or more go direct too, with no copy out of the page cache
+//     (Options.BufferedReads keeps them buffered).
 //   - Punch(off, len) deallocates with fallocate(PUNCH_HOLE|KEEP_SIZE): the
 //     size never changes, even when the range runs past EOF (as a client's
 //     fallocate punch must keep the file size). Punch(off, PunchToEOF) is

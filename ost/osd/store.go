@@ -178,6 +178,9 @@ type Options struct {
 	// BufferedWrites makes the dir engine write everything through the page
 	// cache (no O_DIRECT for large aligned writes: dir_direct.go).
 	BufferedWrites bool
+	// BufferedReads makes the dir engine read everything through the page
+	// cache (no O_DIRECT for large aligned reads: dir_direct.go).
+	BufferedReads bool
 	// Label is the identity of a NewMem store; OpenDir reads it from disk.
 	Label Label
 }
