@@ -11,4 +11,6 @@ var (
 	ErrNoCommand  = errors.New("obd: unknown control command")
 	ErrNoDaemon   = errors.New("obd: no Stria process is running on this node")
 	ErrControl    = errors.New("obd: control request failed")
+	ErrNoDevice   = errors.New("obd: no such device")
+	ErrNoRecovery = errors.New("obd: device has no recovery to abort")
 )

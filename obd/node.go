@@ -24,6 +24,9 @@ type Device struct {
 	Status func() string
 	// Refs reports the reference count column; nil means 1.
 	Refs func() int
+	// AbortRecovery ends the device's recovery window now (`lctl --device
+	// N abort_recovery`); nil for a device without one.
+	AbortRecovery func()
 }
 
 // Node is the per-process registry: devices, parameters, the control
@@ -39,7 +42,7 @@ type Node struct {
 }
 
 // NewNode returns a node with the standard commands registered: get_param,
-// set_param, list_param and dl.
+// set_param, list_param, dl and abort_recovery.
 func NewNode(log *zap.Logger) *Node {
 	if log == nil {
 		log = zap.NewNop()
@@ -49,7 +52,34 @@ func NewNode(log *zap.Logger) *Node {
 	n.Control.Handle("set_param", n.cmdSetParam)
 	n.Control.Handle("list_param", n.cmdListParam)
 	n.Control.Handle("dl", n.cmdDL)
+	n.Control.Handle("abort_recovery", n.cmdAbortRecovery)
 	return n
+}
+
+// cmdAbortRecovery ends the recovery window of the device named args[0]
+// (Lustre's abort_recovery).
+func (n *Node) cmdAbortRecovery(_ context.Context, args []string) (string, error) {
+	if len(args) != 1 {
+		return "", fmt.Errorf("%w: abort_recovery wants one device name", ErrBadValue)
+	}
+	n.mu.Lock()
+	var abort func()
+	found := false
+	for _, d := range n.devices {
+		if d.Name == args[0] {
+			abort, found = d.AbortRecovery, true
+			break
+		}
+	}
+	n.mu.Unlock()
+	switch {
+	case !found:
+		return "", fmt.Errorf("%w: %s", ErrNoDevice, args[0])
+	case abort == nil:
+		return "", fmt.Errorf("%w: %s", ErrNoRecovery, args[0])
+	}
+	abort()
+	return "", nil
 }
 
 // AddDevice registers d for `lctl dl`.

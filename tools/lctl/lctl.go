@@ -18,6 +18,8 @@ type Options struct {
 	ControlDir string
 	// Timeout bounds each request to a process.
 	Timeout time.Duration
+	// Device is --device, for device commands (abort_recovery).
+	Device string
 }
 
 // NewCommand returns the lctl root command.
@@ -32,6 +34,8 @@ func NewCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&o.ControlDir, "ctl-dir", obd.ControlDir(),
 		"directory of this node's control sockets (env STRIA_CTL_DIR)")
 	root.PersistentFlags().DurationVar(&o.Timeout, "timeout", 30*time.Second, "bound on each request")
+	root.PersistentFlags().StringVar(&o.Device, "device", "",
+		"the device a device command acts on: an index of lctl dl, or a name")
 	root.AddCommand(
 		newListNIDs(o),
 		newPing(o),
@@ -40,6 +44,7 @@ func NewCommand() *cobra.Command {
 		newSetParam(o),
 		newListParam(o),
 		newDL(o),
+		newAbortRecovery(o),
 	)
 	return root
 }

@@ -88,3 +88,54 @@ func TestNoDaemon(t *testing.T) {
 		t.Error("ping with a bad NID succeeded")
 	}
 }
+
+// TestAbortRecovery: --device names a device by its lctl dl index or its
+// name; abort_recovery reaches the process that has it, and is refused
+// for a device without recovery, an index past the list, and without
+// --device.
+func TestAbortRecovery(t *testing.T) {
+	dir := t.TempDir()
+	var lru int64
+	startNode(t, dir, "stria-OST0000", &lru)
+	aborted := 0
+	n := obd.NewNode(zaptest.NewLogger(t))
+	n.AddDevice(obd.Device{Type: "mdt", Name: "stria-MDT0000", UUID: "stria-MDT0000_UUID",
+		AbortRecovery: func() { aborted++ }})
+	if err := n.Control.Listen(dir, "stria-MDT0000"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+
+	out, err := run(t, dir, "dl")
+	idx := ""
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[3] == "stria-MDT0000" {
+			idx = f[0]
+		}
+	}
+	if err != nil || idx == "" {
+		t.Fatalf("dl = %q, %v", out, err)
+	}
+	if _, err := run(t, dir, "--device", idx, "abort_recovery"); err != nil || aborted != 1 {
+		t.Fatalf("abort_recovery by index %s: %v, %d aborts", idx, err, aborted)
+	}
+	if _, err := run(t, dir, "--device", "stria-MDT0000", "abort_recovery"); err != nil || aborted != 2 {
+		t.Fatalf("abort_recovery by name: %v, %d aborts", err, aborted)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--device", "stria-OST0000-osc", "abort_recovery"}, "no recovery"},
+		{[]string{"--device", "nope", "abort_recovery"}, "no such device"},
+		{[]string{"--device", "7", "abort_recovery"}, "no such device"},
+		{[]string{"abort_recovery"}, "no device"},
+	} {
+		if _, err := run(t, dir, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+	if aborted != 2 {
+		t.Errorf("%d aborts, want 2", aborted)
+	}
+}
