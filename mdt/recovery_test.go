@@ -14,8 +14,16 @@ import (
 func (e *env) openKept(parent wire.FID, name string, flags int) (*wire.InodeReply, *ptlrpc.Kept) {
 	e.t.Helper()
 	req := &wire.OpenRequest{Parent: parent, Name: name, Flags: uint32(flags), Mode: 0o644}
+	reopen := func(rep *ptlrpc.Reply) []byte {
+		var r wire.InodeReply
+		if rep.Decode(&r) != nil {
+			return nil
+		}
+		return wire.AppendReint(nil, wire.ReintOpen, &wire.OpenRequest{FID: r.FID,
+			Flags: uint32(flags) &^ (syscall.O_CREAT | syscall.O_EXCL | syscall.O_TRUNC), Handle: r.Handle})
+	}
 	rep, kept, err := e.cli.CallKeep(ctxTimeout(e.t), &ptlrpc.Req{Opcode: wire.MDSReint,
-		Body: wire.AppendReint(nil, wire.ReintOpen, req)})
+		Body: wire.AppendReint(nil, wire.ReintOpen, req), ReplayBody: reopen})
 	if err != nil {
 		e.t.Fatalf("open %s: %v", name, err)
 	}
@@ -24,8 +32,6 @@ func (e *env) openKept(parent wire.FID, name string, flags int) (*wire.InodeRepl
 	if err := wire.DecodeBody(append([]byte(nil), rep.Body...), &r); err != nil {
 		e.t.Fatal(err)
 	}
-	kept.SetBody(wire.AppendReint(nil, wire.ReintOpen, &wire.OpenRequest{FID: r.FID,
-		Flags: uint32(flags) &^ (syscall.O_CREAT | syscall.O_EXCL | syscall.O_TRUNC), Handle: r.Handle}))
 	return &r, kept
 }
 

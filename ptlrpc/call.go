@@ -30,8 +30,7 @@ type Req struct {
 	Replayable bool
 	// ReplayBody, for CallKeep, returns from the reply the body to
 	// replay the request with (nil: its own), set before the request is
-	// kept: as Kept.SetBody, without a moment in which a replay would send
-	// the original. It must not keep rep.
+	// kept, so that no replay sends the original. It must not keep rep.
 	ReplayBody func(rep *Reply) []byte
 	// ReplySize is the size of the reply buffer, envelope included
 	// (default ImportConfig.MaxReplySize). A longer reply is not lost: the
@@ -93,9 +92,6 @@ type call struct {
 	// Guarded by imp.mu, for calls on the replay list.
 	replaying bool // being replayed: not to be released
 	dropped   bool // committed while replaying: release after
-	// replayBody, when not nil, replaces the body at the next replay
-	// (Kept.SetBody).
-	replayBody []byte
 	// Guarded by imp.mu while an attempt waits (Import.waiting).
 	deadline     time.Time
 	wprev, wnext *call
@@ -174,7 +170,7 @@ func (imp *Import) putCall(c *call) {
 	// Reset field by field: mu and wake are reused as they are.
 	c.xid, c.send, c.msg, c.replySize = 0, nil, wire.Msg{}, 0
 	c.bulkOut, c.bulkIn, c.replay, c.evictions, c.transno, c.order = nil, nil, false, 0, 0, 0
-	c.replaying, c.dropped, c.replayBody = false, false, nil
+	c.replaying, c.dropped = false, false
 	c.sending, c.sendErr, c.rbuf, c.replyUnlinked = 0, nil, nil, false
 	c.final, c.finalLen, c.finalRLen, c.earlyExtra, c.timedOut = false, 0, 0, 0, false
 	c.bulkMD, c.bulkUnlinked = nil, false
@@ -591,10 +587,10 @@ func (imp *Import) call(ctx context.Context, req *Req, keep bool) (*Reply, *Kept
 		c.detachBulk()
 	}
 	c.waitFor(func() bool { return c.sending == 0 })
-	var replayBody []byte
 	if keep && err == nil && req.ReplayBody != nil {
+		// Not sent again unless replayed: the replay sends this.
 		if b := req.ReplayBody(rep); b != nil {
-			replayBody = append([]byte(nil), b...)
+			c.send.b = append(c.send.b[:wire.MsgSize], b...)
 		}
 	}
 	imp.mu.Lock()
@@ -607,7 +603,6 @@ func (imp *Import) call(ctx context.Context, req *Req, keep bool) (*Reply, *Kept
 		if c.order == 0 {
 			c.order = rep.Msg.LastCommitted
 		}
-		c.replayBody = replayBody
 		imp.keptSeq++
 		kept = &Kept{imp: imp, id: imp.keptSeq}
 		imp.kept[kept.id] = c

@@ -110,9 +110,9 @@
 // commit, until its caller drops it (Kept.Drop, at close), and replayed
 // after every restart in the same order (a kept request whose reply had no
 // transno goes after what the server had committed then); its caller may
-// replace the body it is replayed with, from its reply before it is kept
-// (Req.ReplayBody) or later (Kept.SetBody): mdc replays an open as a
-// reopen of the FID with the handle the server gave. Idle FULL
+// replace the body it is replayed with, from its reply, before it is kept
+// (Req.ReplayBody): mdc replays an open as a reopen of the FID with the
+// handle the server gave. Idle FULL
 // imports ping (OBD_PING) every PingInterval; the ping's reply brings
 // last_committed too.
 //

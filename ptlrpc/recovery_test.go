@@ -435,7 +435,7 @@ func TestNoEarlyReplyForQuickCalls(t *testing.T) {
 }
 
 // Requests kept with CallKeep (opens) are replayed after every server
-// restart although the server committed them, with the body SetBody gave,
+// restart although the server committed them, with the body ReplayBody gave,
 // in order with each other, until they are dropped; committed requests
 // that were not kept are not replayed.
 func TestKeptReplay(t *testing.T) {
@@ -467,15 +467,20 @@ func TestKeptReplay(t *testing.T) {
 	imp := newImport(t, cln, []lnet.NID{lnet.LoNID(1)}, func(c *ImportConfig) { c.ConnectOpcode = wire.MDSConnect })
 	connect(t, imp)
 	ctx := testCtx(t)
-	keep := func(body string) *Kept {
+	keepAs := func(body, replay string) *Kept {
 		t.Helper()
-		rep, k, err := imp.CallKeep(ctx, &Req{Opcode: wire.MDSReint, Body: []byte(body)})
+		req := &Req{Opcode: wire.MDSReint, Body: []byte(body)}
+		if replay != "" {
+			req.ReplayBody = func(*Reply) []byte { return []byte(replay) }
+		}
+		rep, k, err := imp.CallKeep(ctx, req)
 		if err != nil || k == nil {
 			t.Fatalf("%s: kept %v, %v", body, k, err)
 		}
 		rep.Release()
 		return k
 	}
+	keep := func(body string) *Kept { t.Helper(); return keepAs(body, "") }
 	call := func(body string) {
 		t.Helper()
 		rep, err := imp.Call(ctx, &Req{Opcode: wire.MDSReint, Body: []byte(body), Replayable: true})
@@ -484,14 +489,13 @@ func TestKeptReplay(t *testing.T) {
 		}
 		rep.Release()
 	}
-	call("mkdir d")               // transno 1, committed: not replayed
-	a := keep("open a")           // transno 2
-	a.SetBody([]byte("reopen a")) // replayed as this
-	b := keep("no transno")       // no transno: after transno 2, committed then
-	c := keep("open c")           // transno 3
-	c.Drop()                      // closed: never replayed
-	c.Drop()                      // twice is harmless
-	call("mkdir e")               // transno 4, committed: not replayed
+	call("mkdir d")                   // transno 1, committed: not replayed
+	a := keepAs("open a", "reopen a") // transno 2, replayed as "reopen a"
+	b := keep("no transno")           // no transno: after transno 2, committed then
+	c := keep("open c")               // transno 3
+	c.Drop()                          // closed: never replayed
+	c.Drop()                          // twice is harmless
+	call("mkdir e")                   // transno 4, committed: not replayed
 	// Its replay body made from its reply, before it is kept.
 	rep, d, err := imp.CallKeep(ctx, &Req{Opcode: wire.MDSReint, Body: []byte("open d"),
 		ReplayBody: func(rep *Reply) []byte { return fmt.Appendf(nil, "reopen d %d", rep.Msg.Transno) }})

@@ -1,10 +1,6 @@
 package ptlrpc
 
-import (
-	"context"
-
-	"github.com/stria-fs/stria/wire"
-)
+import "context"
 
 // Kept is a request kept for replay beyond its commit, until its caller
 // drops it (Lustre's rq_replay, which mdc sets on opens: an open must be
@@ -22,28 +18,14 @@ type Kept struct {
 // replayed after every server restart, in order with the other replays
 // (by its transno, or when the reply gave it none, after what the server
 // had committed then), whatever last_committed says, with the body
-// req.ReplayBody gives (or a later Kept.SetBody). The Kept is nil when
+// req.ReplayBody gives (Lustre's mdc_replay_open: an open is replayed as
+// an open of the FID its reply gave, with the server's handle). The Kept
+// is nil when
 // Call would not have kept a Replayable request: on an error, or a reply
 // of a connection the import no longer has. An eviction or Close of the
 // import releases every kept request.
 func (imp *Import) CallKeep(ctx context.Context, req *Req) (*Reply, *Kept, error) {
 	return imp.call(ctx, req, true)
-}
-
-// SetBody replaces the body the request is replayed with from the next
-// replay on (Lustre's mdc_replay_open: an open is replayed as an open of
-// the FID its reply gave, with the handle the server gave). The envelope
-// is the original's: opcode, XID, transno, credentials.
-func (k *Kept) SetBody(body []byte) {
-	if k == nil {
-		return
-	}
-	b := append([]byte(nil), body...)
-	k.imp.mu.Lock()
-	defer k.imp.mu.Unlock()
-	if c := k.imp.kept[k.id]; c != nil {
-		c.replayBody = b
-	}
 }
 
 // Drop ends the keeping: the request is not replayed any more (an open,
@@ -61,23 +43,12 @@ func (k *Kept) Drop() {
 	}
 }
 
-// prepareReplay puts the body SetBody gave in place of the request's,
-// before a replay attempt sends it (no send of the call is in flight
-// once its sends' events came, which it waits for). It reports false for
-// a call dropped since the replay began (committed, or its Kept
-// dropped), which is not to be sent again.
+// prepareReplay waits until no send of c is in flight (its sends' events
+// came) and reports whether c is still to be replayed: false for a call
+// dropped since the replay began (committed, or its Kept dropped).
 func (c *call) prepareReplay() bool {
 	c.waitFor(func() bool { return c.sending == 0 })
-	imp := c.imp
-	imp.mu.Lock()
-	b, dropped := c.replayBody, c.dropped
-	c.replayBody = nil
-	imp.mu.Unlock()
-	if dropped {
-		return false
-	}
-	if b != nil {
-		c.send.b = append(c.send.b[:wire.MsgSize], b...)
-	}
-	return true
+	c.imp.mu.Lock()
+	defer c.imp.mu.Unlock()
+	return !c.dropped
 }
