@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"path/filepath"
 
@@ -30,27 +29,13 @@ func (c *Cluster) StopMDS() error {
 func (c *Cluster) StartMDS() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ctx := context.Background()
 	if c.ip != nil {
 		if err := c.ip.startMDS(); err != nil {
 			return err
 		}
-		return c.waitMDSOSTs(ctx)
+		return c.waitMDSOSTs(context.Background())
 	}
-	p := c.mds
-	if p.running() {
-		return fmt.Errorf("the mds is running")
-	}
-	if err := p.exitErr(); err != nil {
-		return fmt.Errorf("its last run ended badly: %w", err)
-	}
-	if err := p.start(c.Env()); err != nil {
-		return err
-	}
-	if err := p.waitSocket(ctx, c.mdsSock(), "dl"); err != nil {
-		return err
-	}
-	return c.waitMDSOSTs(ctx)
+	return c.restart(c.mds, "the mds", c.mdsSock())
 }
 
 // startMDS starts the in-process MDS.

@@ -49,20 +49,27 @@ func (c *Cluster) StartOSS(i int) error {
 		}
 		return c.waitMDSOSTs(context.Background())
 	}
-	p := c.oss[i]
+	return c.restart(c.oss[i], fmt.Sprintf("oss%d", i), c.ossSock(i))
+}
+
+// restart starts the stopped daemon p (what, serving sock) again and waits
+// until it answers on its control socket and the MDS can allocate on every
+// OST.
+func (c *Cluster) restart(p *proc, what, sock string) error {
 	if p.running() {
-		return fmt.Errorf("oss%d is running", i)
+		return fmt.Errorf("%s is running", what)
 	}
 	if err := p.exitErr(); err != nil {
-		return fmt.Errorf("its last run ended badly: %w", err)
+		return fmt.Errorf("%s: its last run ended badly: %w", what, err)
 	}
 	if err := p.start(c.Env()); err != nil {
 		return err
 	}
-	if err := p.waitSocket(context.Background(), c.ossSock(i), "dl"); err != nil {
+	ctx := context.Background()
+	if err := p.waitSocket(ctx, sock, "dl"); err != nil {
 		return err
 	}
-	return c.waitMDSOSTs(context.Background())
+	return c.waitMDSOSTs(ctx)
 }
 
 // Unmount unmounts client i with stria-client umount and waits for its
