@@ -1,6 +1,7 @@
 package lctl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -142,25 +143,36 @@ func newDL(o *Options) *cobra.Command {
 		Short:   "list this node's devices: index status type name uuid refcount",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			replies, err := o.callAll(cmd.Context(), "dl")
+			devs, err := o.devices(cmd.Context())
 			if err != nil {
 				return err
 			}
-			i := 0
-			for _, r := range replies {
-				if r.Err != nil {
-					return fmt.Errorf("%s: %w", r.Socket, r.Err)
-				}
-				for _, line := range strings.Split(strings.TrimSpace(r.Out), "\n") {
-					f := strings.Fields(line)
-					if len(f) < 6 {
-						continue
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%3d %s %s %s %s %s\n", i, f[1], f[2], f[3], f[4], f[5])
-					i++
-				}
+			for i, f := range devs {
+				fmt.Fprintf(cmd.OutOrStdout(), "%3d %s %s %s %s %s\n", i, f[1], f[2], f[3], f[4], f[5])
 			}
 			return nil
 		},
 	}
+}
+
+// devices returns the devices of this node's processes in lctl dl's
+// order, numbered by their place: the fields of each process's dl line
+// (index status type name uuid refcount).
+func (o *Options) devices(ctx context.Context) ([][]string, error) {
+	replies, err := o.callAll(ctx, "dl")
+	if err != nil {
+		return nil, err
+	}
+	var devs [][]string
+	for _, r := range replies {
+		if r.Err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Socket, r.Err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(r.Out), "\n") {
+			if f := strings.Fields(line); len(f) >= 6 {
+				devs = append(devs, f)
+			}
+		}
+	}
+	return devs, nil
 }

@@ -49,32 +49,18 @@ func newAbortRecovery(o *Options) *cobra.Command {
 	}
 }
 
-// deviceName resolves --device: an index of `lctl dl` (counted over this
-// node's processes as dl prints them) or a device name.
+// deviceName resolves --device: an index of `lctl dl` or a device name.
 func (o *Options) deviceName(cmd *cobra.Command, dev string) (string, error) {
 	idx, err := strconv.Atoi(dev)
 	if err != nil {
 		return dev, nil
 	}
-	replies, err := o.callAll(cmd.Context(), "dl")
+	devs, err := o.devices(cmd.Context())
 	if err != nil {
 		return "", err
 	}
-	i := 0
-	for _, r := range replies {
-		if r.Err != nil {
-			return "", fmt.Errorf("%s: %w", r.Socket, r.Err)
-		}
-		for _, line := range strings.Split(strings.TrimSpace(r.Out), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 6 {
-				continue
-			}
-			if i == idx {
-				return f[3], nil
-			}
-			i++
-		}
+	if idx < 0 || idx >= len(devs) {
+		return "", fmt.Errorf("--device %d: %w (lctl dl lists %d)", idx, obd.ErrNoDevice, len(devs))
 	}
-	return "", fmt.Errorf("--device %d: %w (lctl dl lists %d)", idx, obd.ErrNoDevice, i)
+	return devs[idx][3], nil
 }
