@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -32,7 +30,7 @@ func (t *Tx) check() error {
 	// Records keyed by an inode's FID belong to an existing inode.
 	for _, b := range []struct {
 		name string
-		b    *bbolt.Bucket
+		b    *bucket
 	}{{bucketXattrs, t.bk(bkXattrs)}, {bucketSymlinks, t.bk(bkSymlinks)}, {bucketLinks, t.bk(bkLinks)}, {bucketOrphans, t.bk(bkOrphans)}} {
 		c := b.b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

@@ -1,9 +1,9 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -15,165 +15,262 @@ const (
 	opCanceled
 )
 
-// op is one Update call travelling to the committer.
+// op is one Apply or Update call travelling to the committer.
 type op struct {
-	fn    func(*Tx) error
-	state atomic.Int32
-	done  chan struct{} // closed by the committer when transno/err are final
+	fn      func(*Tx) error
+	owner   uint64
+	state   atomic.Int32
+	applied chan struct{} // closed by the committer when transno, dep and err are final
+	done    chan struct{} // closed when the operation is durable, failed, or the store stopped
 
-	// Results and per-attempt state; written by the committer only.
+	// Written by the committer before applied is closed.
 	transno    uint64
+	dep        uint64 // highest transno of another owner's write it read
 	err        error
-	dirty      bool
+	onApply    []func()
 	onCommit   []func()
 	onRollback []func()
+
+	// Written by the flusher before done is closed.
+	commitErr error
 }
 
-// run is the committer loop: it takes the first waiting operation, gathers
-// the others (up to MaxBatch, waiting BatchDelay at most), and commits them
-// as one transaction.
+// run is the committer: it applies operations one at a time, each over
+// the writes of those before it, and hands each one that wrote to the
+// flusher as a layer.
 func (s *Store) run() {
-	defer close(s.stopped)
-	batch := make([]*op, 0, s.opts.MaxBatch)
+	defer close(s.applierDone)
 	for {
-		batch = batch[:0]
+		var o *op
 		select {
-		case o := <-s.ops:
-			batch = append(batch, o)
+		case o = <-s.ops:
 		case <-s.closing:
 			return
 		}
-		batch = s.gather(batch)
-		s.commit(batch)
-	}
-}
-
-func (s *Store) gather(batch []*op) []*op {
-	for len(batch) < s.opts.MaxBatch {
-		select {
-		case o := <-s.ops:
-			batch = append(batch, o)
+		if !o.state.CompareAndSwap(opPending, opRunning) {
+			close(o.applied) // cancelled by its caller, who no longer waits
+			close(o.done)
 			continue
-		default:
 		}
-		break
-	}
-	if s.opts.BatchDelay <= 0 || len(batch) >= s.opts.MaxBatch {
-		return batch
-	}
-	timer := time.NewTimer(s.opts.BatchDelay)
-	defer timer.Stop()
-	for len(batch) < s.opts.MaxBatch {
-		select {
-		case o := <-s.ops:
-			batch = append(batch, o)
-		case <-timer.C:
-			return batch
-		case <-s.closing:
-			return batch
+		if !s.waitRoom() {
+			o.err = s.stopErr()
+			close(o.applied)
+			close(o.done)
+			continue
 		}
+		s.apply(o)
 	}
-	return batch
 }
 
-// commit runs the operations of batch in one bbolt transaction, in order,
-// and commits it. An operation that fails without having written is simply
-// answered with its error. One that fails after writing poisons the
-// transaction (bbolt has no savepoints): the transaction is rolled back, the
-// operation answered, and the group re-run without it.
-func (s *Store) commit(batch []*op) {
-	live := batch[:0]
-	for _, o := range batch {
-		if o.state.CompareAndSwap(opPending, opRunning) {
-			live = append(live, o)
-		} else {
-			close(o.done) // cancelled by its caller, who no longer waits
+// waitRoom holds the committer while Options.MaxPending operations wait
+// for their commit. It reports false if the store failed or is closing.
+func (s *Store) waitRoom() bool {
+	for {
+		if s.failure() != nil {
+			return false
+		}
+		s.pmu.Lock()
+		n, ch := len(s.pend), s.commitCh
+		s.pmu.Unlock()
+		if n < s.opts.MaxPending {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-s.closing:
+			return false
 		}
 	}
-	for len(live) > 0 {
-		poisoned, err := s.attempt(live)
-		if poisoned < 0 {
-			for _, o := range live {
-				if err != nil && o.err == nil {
-					o.transno, o.err = 0, err
-				}
-				close(o.done)
-			}
+}
+
+// apply runs o over the committed state and the pending layers, in a
+// layer of its own that becomes pending if o succeeded and wrote.
+func (s *Store) apply(o *op) {
+	if err := s.failure(); err != nil {
+		o.err = err
+		close(o.applied)
+		close(o.done)
+		return
+	}
+	btx, pend, err := s.snapshot()
+	if err != nil {
+		o.err = fmt.Errorf("%w: begin: %w", ErrCommit, err)
+		close(o.applied)
+		close(o.done)
+		return
+	}
+	l := &layer{owner: o.owner, op: o}
+	t := &Tx{tx: btx, s: s, writable: true, pend: pend, buf: l, owner: o.owner}
+	t.beginOp(o)
+	o.err = o.fn(t)
+	_ = btx.Rollback()
+	o.dep = t.dep
+	if o.err != nil {
+		o.transno = 0
+		runHooks(o.onRollback)
+		close(o.applied)
+		close(o.done)
+		return
+	}
+	runForward(o.onApply)
+	if o.transno == 0 { // read only: nothing to commit
+		runForward(o.onCommit)
+		close(o.applied)
+		close(o.done)
+		return
+	}
+	s.lastTransno = o.transno
+	l.transno = o.transno
+	l.freeze()
+	s.pmu.Lock()
+	s.pend = append(s.pend, l)
+	s.pmu.Unlock()
+	close(o.applied)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush is the flusher: it commits the pending layers, oldest first, as
+// many as are there (up to Options.MaxBatch) in one bbolt transaction.
+// When the committer stopped it commits what is left and returns.
+func (s *Store) flush() {
+	defer close(s.stopped)
+	for {
+		select {
+		case <-s.kick:
+			s.flushPending()
+		case <-s.applierDone:
+			s.flushPending()
+			s.abandon(ErrClosed) // held by a barrier, or after a failure
 			return
 		}
-		p := live[poisoned]
-		close(p.done)
-		live = append(live[:poisoned], live[poisoned+1:]...)
 	}
 }
 
-// attempt runs ops in one transaction. It returns the index of an operation
-// that failed after writing (the transaction is then rolled back, and that
-// operation's err set) or -1 with the group's commit error, if any.
-func (s *Store) attempt(ops []*op) (int, error) {
+func (s *Store) flushPending() {
+	for !s.held() && s.failure() == nil {
+		s.pmu.Lock()
+		batch := s.pend[:min(len(s.pend), s.opts.MaxBatch)]
+		s.pmu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		if s.commitHook != nil {
+			if err := s.commitHook(); err != nil {
+				s.fail(fmt.Errorf("%w: %w", ErrCommit, err))
+				return
+			}
+		}
+		if err := s.commitLayers(batch); err != nil {
+			s.fail(err)
+			return
+		}
+		s.lastCommitted.Store(batch[len(batch)-1].transno)
+		s.pmu.Lock()
+		s.pend = s.pend[len(batch):]
+		close(s.commitCh)
+		s.commitCh = make(chan struct{})
+		s.pmu.Unlock()
+		for _, l := range batch {
+			runForward(l.op.onCommit)
+			close(l.op.done)
+		}
+	}
+}
+
+// commitLayers writes batch into one bbolt transaction and commits it.
+func (s *Store) commitLayers(batch []*layer) error {
 	btx, err := s.db.Begin(true)
 	if err != nil {
-		return -1, fmt.Errorf("%w: begin: %w", ErrCommit, err)
+		return fmt.Errorf("%w: begin: %w", ErrCommit, err)
 	}
-	t := s.newTx(btx, true)
-	for i, o := range ops {
-		t.beginOp(o)
-		o.err = o.fn(t)
-		if o.err != nil {
-			if o.dirty {
-				_ = btx.Rollback()
-				s.rolledBack(ops[:i+1])
-				s.log.Debug("group re-run without failed operation", zap.Int("ops", len(ops)), zap.Error(o.err))
-				return i, nil
+	for _, l := range batch {
+		for i, keys := range l.sorted {
+			if len(keys) == 0 {
+				continue
 			}
-			if o.transno != 0 { // the latest transno; give it back
-				t.last--
-				o.transno = 0
+			b := btx.Bucket(bucketNames[i])
+			for _, k := range keys {
+				if e := l.kv[i][k]; e.del {
+					err = b.Delete([]byte(k))
+				} else {
+					err = b.Put([]byte(k), e.v)
+				}
+				if err != nil {
+					_ = btx.Rollback()
+					return fmt.Errorf("%w: %s: %w", ErrCommit, bucketNames[i], err)
+				}
 			}
-			runHooks(o.onRollback)
-			o.onRollback, o.onCommit = nil, nil
-			continue
-		}
-		if o.dirty {
-			t.Transno()
 		}
 	}
-	if !t.dirty {
+	last := batch[len(batch)-1].transno
+	if err := btx.Bucket(bucketNames[bkMeta]).Put([]byte(keyMetaTransno), u64Key(last)); err != nil {
 		_ = btx.Rollback()
-		s.committed(ops)
-		return -1, nil
+		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}
-	err = t.put(t.bk(bkMeta), []byte(keyMetaTransno), u64Key(t.last))
-	if err == nil {
-		err = btx.Commit()
-	} else {
-		_ = btx.Rollback()
+	if err := btx.Commit(); err != nil {
+		return fmt.Errorf("%w: %w", ErrCommit, err)
 	}
-	if err != nil {
-		s.log.Error("group commit failed", zap.Int("ops", len(ops)), zap.Error(err))
-		s.rolledBack(ops)
-		return -1, fmt.Errorf("%w: %w", ErrCommit, err)
-	}
-	s.lastTransno = t.last
-	s.lastCommitted.Store(t.last)
-	s.committed(ops)
-	return -1, nil
+	return nil
 }
 
-func (s *Store) committed(ops []*op) {
-	for _, o := range ops {
-		for _, h := range o.onCommit {
-			h()
-		}
+// fail stops the store after a failed commit. Operations applied and
+// perhaps acknowledged cannot be taken back: the clients hold them for
+// replay, so the target must restart (Options.OnFailure) and recover.
+func (s *Store) fail(err error) {
+	if !s.failErr.CompareAndSwap(nil, &err) {
+		return
+	}
+	s.log.Error("commit failed: the store stops; the target must restart and recover", zap.Error(err))
+	s.abandon(err)
+	if s.opts.OnFailure != nil {
+		s.opts.OnFailure(err)
 	}
 }
 
-// rolledBack undoes the in-memory effects of ops, latest first.
-func (s *Store) rolledBack(ops []*op) {
-	for i := len(ops) - 1; i >= 0; i-- {
-		o := ops[i]
+// abandon gives up the pending layers: their rollback hooks run, newest
+// first, and their waiters get err.
+func (s *Store) abandon(err error) {
+	s.pmu.Lock()
+	lost := s.pend
+	s.pend = nil
+	close(s.commitCh)
+	s.commitCh = make(chan struct{})
+	s.pmu.Unlock()
+	for i := len(lost) - 1; i >= 0; i-- {
+		o := lost[i].op
 		runHooks(o.onRollback)
-		o.onRollback, o.onCommit, o.transno = nil, nil, 0
+		o.commitErr = err
+		close(o.done)
+	}
+}
+
+// waitCommitted returns once transno tn is durable, or the store failed
+// or stopped, or a barrier holds commits (then no commit is waited for).
+func (s *Store) waitCommitted(ctx context.Context, tn uint64) error {
+	for {
+		if s.lastCommitted.Load() >= tn || s.held() {
+			return nil
+		}
+		if err := s.failure(); err != nil {
+			return err
+		}
+		s.pmu.Lock()
+		ch := s.commitCh
+		s.pmu.Unlock()
+		if s.lastCommitted.Load() >= tn {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-s.barrier:
+		case <-s.stopped:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -181,5 +278,12 @@ func (s *Store) rolledBack(ops []*op) {
 func runHooks(hooks []func()) {
 	for i := len(hooks) - 1; i >= 0; i-- {
 		hooks[i]()
+	}
+}
+
+// runForward runs apply and commit hooks in the order they were added.
+func runForward(hooks []func()) {
+	for _, h := range hooks {
+		h()
 	}
 }

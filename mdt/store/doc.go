@@ -30,63 +30,51 @@
 // position (a 62-bit collision) must be returned in the same readdir batch
 // so that resuming at position+1 skips neither; mdd does that.
 //
-// # Transactions, group commit and transnos
+// # Operations, layers and commits
 //
-// Reads run in View, concurrently. Writes run through Update: the caller's
-// function becomes one operation, handed to a single committer goroutine
-// which runs the operations waiting for it (up to Options.MaxBatch, waiting
-// up to Options.BatchDelay) one after another in one bbolt read-write
-// transaction and commits it — one fsync for the group. Each operation that
-// writes gets the next transno in the order the committer runs it, so
-// transnos follow commit order; the highest transno is stored in the same
-// transaction, and LastCommitted returns the highest durable one. Update
-// returns only after the group committed: nothing is acknowledged before it
-// is on disk.
+// Writes run through Apply or Update: the caller's function becomes one
+// operation, run by a single committer goroutine one at a time. Its writes
+// go to a layer of its own (overlay.go), not to bbolt: if the function
+// fails, the layer is dropped and nothing it wrote takes effect (bbolt has
+// no savepoints; the layer is one). An operation that succeeded and wrote
+// gets the next transno and its layer joins the pending layers, which
+// every later operation and view reads through before bbolt: each sees
+// every applied operation, committed or not. A flusher goroutine commits
+// the pending layers, oldest first, as many as are there (up to
+// Options.MaxBatch) in one bbolt transaction with the highest transno
+// stored in it, then drops them: one fsync for the group, while the
+// committer goes on applying. LastCommitted is the highest durable
+// transno; transnos follow commit order.
 //
-// bbolt has no savepoints, so an operation that fails must leave no writes
-// behind: an operation that fails before writing is simply answered with its
-// error; one that fails after writing makes the committer roll the group back
-// and run it again without that operation (a rare path — mdd checks before
-// it writes). Operation functions must therefore be pure functions of the
-// transaction; in-memory effects go in Tx.OnCommit / Tx.OnRollback hooks,
-// which run on the committer goroutine. Since every operation runs on that
-// goroutine, an operation sees the effects of all operations before it,
-// committed or in its own group.
+// Apply returns once the operation ran: the MDT answers a create then,
+// before its commit, as Lustre does, with its transno; the client keeps
+// the request until last_committed passes it and replays it after a
+// restart, so nothing is lost that neither the disk nor a client holds.
+// Update returns once the operation is durable. In-memory effects go in
+// hooks: OnApply (after the operation ran, before any later one), OnCommit
+// (once durable, on the flusher, in commit order) and OnRollback (the
+// operation failed, or the store failed before committing it).
 //
-// Acknowledging early (not implemented): a server could answer an operation
-// once it ran in the open group, with its transno and the current
-// LastCommitted, and commit later. Lustre clients keep every request whose
-// transno is above last_committed and replay it after a server restart, so
-// that would lose nothing that neither the disk nor a client holds. The
-// transno order is already right for it. It is the one large win left for
-// creates: the group commit (a bbolt commit, two fdatasyncs) is most of a
-// create's time, and with NoSync — the bound of what early replies can give
-// — mdbench's create phase (2 workers, one FUSE client) ran about twice as
-// fast on a loaded 2-core machine (issue #3). What it needs, besides Update
-// returning after the function ran (a second channel):
+// Commit on share: a transaction carries the owner of its context
+// (WithOwner: the MDT passes the client's export). One that read a write
+// of an uncommitted operation of another owner returns only once that is
+// committed, so no client acts on another client's change that a restart
+// could take back; the owner 0, the MDT itself (OST destroys, orphan
+// sweeps), is foreign to all. A client's own changes it reads at once.
 //
-//   - Reads of acknowledged writes. A bbolt read transaction sees committed
-//     groups only, so a stat right after an early-acknowledged create would
-//     not find the file. The store must track the keys written by
-//     acknowledged, uncommitted operations and make a View that reads one
-//     wait for that commit (or run such reads inside the open group).
-//   - The same FIDs and layouts on replay. The MDT allocates FIDs and OST
-//     objects inside the operation; a create replayed after a restart must
-//     get the FID and objects its first reply gave (the client caches them
-//     and may have written the objects). Either clients allocate FIDs from
-//     sequences of their own (CreateArgs.FID exists for that) or mdc writes
-//     the reply's FID and layout into the request ptlrpc keeps for replay
-//     (Lustre's mdc_replay_open); mdt must then create with them.
-//   - MDT recovery of changes, beyond what exists (mdt/recovery.go: a
-//     window in which clients replay their opens, before the orphan
-//     sweep): replays of changes must run in transno order across
-//     clients, with their original transnos (Update must accept a given
-//     one), before any new request; the OST orphan cleanup (destroying
-//     objects above ost_lastused) must wait for the window's end or it
-//     destroys the objects of replayed creates.
-//   - A failed commit after early replies cannot be rolled back and
-//     answered: the clients believe those operations done. The store must
-//     stop and the target restart into recovery.
+// A failed commit cannot be answered: operations were acknowledged. The
+// store stops (every later call fails with ErrCommit), runs the rollback
+// hooks of what was pending and calls Options.OnFailure; the target must
+// restart and recover. Barrier (Lustre's replay_barrier) stops commits
+// until the store closes, for recovery tests: everything since is lost at
+// the restart and must come back by replay.
+//
+// Transactions read bbolt through a read transaction begun together with
+// the capture of the pending layers (Store.pmu), and the flusher drops
+// layers only after their commit: a transaction sees each write exactly
+// once. The running operation's own writes come first, then the layers
+// newest first, then bbolt; cursors merge the layers' sorted keys with
+// bbolt's cursor.
 //
 // # Sequences and FLD
 //
@@ -133,11 +121,13 @@
 //
 // # Ownership and lock order
 //
-// Open starts the committer; Close stops it (operations not yet taken fail
-// with ErrClosed) and waits for it before closing the file. The committer
-// alone writes, owns the last assigned transno and runs hooks; the store
-// has no mutex of its own beyond bbolt's. Hooks must not call Update (the
-// committer would wait for itself).
+// Open starts the committer and the flusher; Close stops the committer
+// (operations not yet taken fail with ErrClosed), lets the flusher commit
+// what is pending (unless a barrier holds it) and closes the file. The
+// committer owns the last assigned transno and runs apply and rollback
+// hooks; the flusher alone writes to bbolt and runs commit hooks. Store.pmu
+// guards the pending layers; it is a leaf. Hooks must not call Apply or
+// Update (the committer or flusher would wait for itself).
 //
 // Check verifies the store-level invariants: bbolt page consistency, every
 // record decodes, records keyed by an inode belong to an existing one, the

@@ -21,14 +21,17 @@ import (
 type Options struct {
 	// Logger receives the store's events; zap.NewNop() when nil.
 	Logger *zap.Logger
-	// MaxBatch bounds the operations of one group transaction (default 256).
+	// MaxBatch bounds the operations one bbolt transaction commits
+	// (default 256).
 	MaxBatch int
-	// BatchDelay is how long the committer waits for more operations after
-	// the first one of a group when fewer than MaxBatch are queued. Zero
-	// (the default) takes what is queued: operations that arrive while a
-	// commit is being fsync'd form the next group, which already batches
-	// well under load without delaying a lone operation.
-	BatchDelay time.Duration
+	// MaxPending bounds the applied operations waiting for their commit
+	// (default 4096); the next one waits for a commit.
+	MaxPending int
+	// OnFailure is called, once, on the flusher goroutine, when a commit
+	// failed: the store has stopped (every later call fails with
+	// ErrCommit) and the target must restart so that clients replay what
+	// it acknowledged.
+	OnFailure func(error)
 	// LockTimeout bounds the wait for the file lock (default 1s); another
 	// holder makes Open fail with ErrLocked.
 	LockTimeout time.Duration
@@ -44,6 +47,9 @@ func (o *Options) defaults() {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
 	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 4096
+	}
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = time.Second
 	}
@@ -57,11 +63,14 @@ type FormatOptions struct {
 	NoSync bool
 }
 
-// Store is one MDT's bbolt file with its group committer.
+// Store is one MDT's bbolt file with its committer and flusher.
 //
-// Ownership: the committer goroutine (run) owns the write side of the
-// database and s.lastTransno; it is started by Open and stopped by Close.
-// Readers use View concurrently with it.
+// Ownership: the committer goroutine (run) applies operations and owns
+// s.lastTransno; the flusher (flush) alone writes to bbolt. Both are
+// started by Open and stopped by Close. pmu guards pend and commitCh: the
+// flusher drops layers from pend only after their commit, and every
+// transaction captures pend and its bbolt read transaction together under
+// pmu, so that it sees each write exactly once (overlay.go).
 type Store struct {
 	db    *bbolt.DB
 	path  string
@@ -69,12 +78,22 @@ type Store struct {
 	opts  Options
 	label Label
 
-	ops     chan *op      // unbuffered: a send completes only into the committer
-	closing chan struct{} // closed by Close
-	stopped chan struct{} // closed when run returns
+	ops         chan *op      // unbuffered: a send completes only into the committer
+	kick        chan struct{} // a layer is pending (buffer of one)
+	closing     chan struct{} // closed by Close
+	applierDone chan struct{} // closed when run returns
+	stopped     chan struct{} // closed when flush returns
+	barrier     chan struct{} // closed by Barrier
+	barrierOnce sync.Once
+
+	pmu      sync.Mutex
+	pend     []*layer      // applied, uncommitted, in transno order
+	commitCh chan struct{} // closed and replaced at every commit (and at a failure)
 
 	lastCommitted atomic.Uint64 // highest transno durable on disk
 	lastTransno   uint64        // highest transno assigned; committer only
+	failErr       atomic.Pointer[error]
+	commitHook    func() error // tests: runs before each commit; an error fails it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,7 +162,7 @@ func Format(path string, label Label, opts FormatOptions, init func(*Tx) error) 
 				return err
 			}
 		}
-		return meta.Put([]byte(keyMetaTransno), u64Key(t.last))
+		return meta.Put([]byte(keyMetaTransno), u64Key(t.cur.transno))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
@@ -207,7 +226,9 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotFormatted, path, err)
 	}
 	s := &Store{db: db, path: path, log: opts.Logger, opts: opts,
-		ops: make(chan *op), closing: make(chan struct{}), stopped: make(chan struct{})}
+		ops: make(chan *op), kick: make(chan struct{}, 1), closing: make(chan struct{}),
+		applierDone: make(chan struct{}), stopped: make(chan struct{}), barrier: make(chan struct{}),
+		commitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -215,6 +236,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s.log.Info("store opened", zap.String("target", s.label.Name()), zap.String("path", path),
 		zap.Uint64("last_committed", s.lastTransno))
 	go s.run()
+	go s.flush()
 	return s, nil
 }
 
@@ -274,7 +296,8 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) LastCommitted() uint64 { return s.lastCommitted.Load() }
 
 // Close stops the committer (operations not yet picked up fail with
-// ErrClosed; a group being committed finishes) and closes the file.
+// ErrClosed), lets the flusher commit what was applied (unless a barrier
+// holds it) and closes the file.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
@@ -285,9 +308,56 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// Barrier stops commits from now until the store closes (Lustre's
+// replay_barrier, `lctl --device N readonly`): nothing more reaches the
+// disk, and every operation is answered once applied, with a transno
+// above LastCommitted that clients keep for replay. It is for recovery
+// tests: a restart loses every change since, which the clients replay.
+func (s *Store) Barrier() {
+	s.barrierOnce.Do(func() {
+		close(s.barrier)
+		s.log.Warn("replay barrier: commits stopped until restart", zap.String("target", s.label.Name()),
+			zap.Uint64("last_committed", s.LastCommitted()))
+	})
+}
+
+func (s *Store) held() bool {
+	select {
+	case <-s.barrier:
+		return true
+	default:
+		return false
+	}
+}
+
+// failure returns the error that stopped the store, if one did.
+func (s *Store) failure() error {
+	if p := s.failErr.Load(); p != nil {
+		return fmt.Errorf("%w: the store stopped after a failed commit: %w", ErrCommit, *p)
+	}
+	return nil
+}
+
+func (s *Store) stopErr() error {
+	if err := s.failure(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+// snapshot begins a read transaction together with the pending layers it
+// does not hold yet.
+func (s *Store) snapshot() (*bbolt.Tx, []*layer, error) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	btx, err := s.db.Begin(false)
+	return btx, s.pend, err
+}
+
 // View runs fn in a read-only transaction, concurrently with the committer
-// and other readers. It sees every committed transaction and nothing of
-// groups not yet committed.
+// and other readers. It sees every applied operation, committed or not.
+// If fn read what an uncommitted operation of another owner (WithOwner)
+// wrote, View returns once that is committed (commit on share).
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -297,46 +367,96 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 		return ErrClosed
 	default:
 	}
-	return s.db.View(func(btx *bbolt.Tx) error {
-		t := s.newTx(btx, false)
-		return fn(t)
-	})
+	if err := s.failure(); err != nil {
+		return err
+	}
+	btx, pend, err := s.snapshot()
+	if err != nil {
+		return fmt.Errorf("store: view: %w", err)
+	}
+	t := &Tx{tx: btx, s: s, pend: pend, owner: ownerOf(ctx)}
+	err = fn(t)
+	_ = btx.Rollback()
+	if err == nil && t.dep > 0 {
+		err = s.waitCommitted(ctx, t.dep)
+	}
+	return err
 }
 
-// Update runs fn as one operation of a group transaction and returns after
-// the group committed (fsync'd), with the operation's transno: non-zero for
-// an operation that wrote, 0 for one that only read or failed.
+// Apply runs fn as one operation and returns once it ran, with its
+// transno (non-zero for an operation that wrote; 0 for one that only read
+// or failed), before it is committed: every later operation and view
+// sees what it wrote, and it is durable once LastCommitted reaches its
+// transno. A caller that answers a client with it must have the client
+// keep the request for replay until then (Lustre's reply before commit).
 //
 // fn runs on the committer goroutine, serialised with every other
-// operation, and must be a pure function of the transaction: it may be run
-// more than once (when another operation of its group fails after writing,
-// the group is rolled back and re-run without it). Effects outside the
-// store go in Tx.OnCommit / Tx.OnRollback hooks. If fn returns an error,
-// nothing it wrote takes effect and the error is returned as is.
+// operation. Effects outside the store go in Tx.OnApply, Tx.OnCommit and
+// Tx.OnRollback hooks. If fn returns an error, nothing it wrote takes
+// effect and the error is returned as is. If fn read an uncommitted write
+// of another owner, Apply returns once that is committed.
 //
-// A ctx cancelled before fn starts makes Update return ctx.Err() with
-// nothing done; once fn started, Update waits for the commit.
-func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (uint64, error) {
-	if err := ctx.Err(); err != nil {
+// A ctx cancelled before fn starts makes Apply return ctx.Err() with
+// nothing done; once fn started, it runs to its end.
+func (s *Store) Apply(ctx context.Context, fn func(*Tx) error) (uint64, error) {
+	o, err := s.submit(ctx, fn)
+	if err != nil {
 		return 0, err
 	}
-	o := &op{fn: fn, done: make(chan struct{})}
-	select {
-	case s.ops <- o:
-	case <-s.closing:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	if o.err != nil {
+		return 0, o.err
+	}
+	if err := s.waitCommitted(context.WithoutCancel(ctx), o.dep); err != nil {
+		return o.transno, err
+	}
+	return o.transno, nil
+}
+
+// Update is Apply that returns once the operation is durable (or, under a
+// Barrier, once it ran). A failed commit makes it return ErrCommit.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (uint64, error) {
+	o, err := s.submit(ctx, fn)
+	if err != nil {
+		return 0, err
+	}
+	if o.err != nil {
+		return 0, o.err
 	}
 	select {
 	case <-o.done:
+		if o.commitErr != nil {
+			return 0, o.commitErr
+		}
+	case <-s.barrier:
+	}
+	if err := s.waitCommitted(context.WithoutCancel(ctx), o.dep); err != nil {
+		return 0, err
+	}
+	return o.transno, nil
+}
+
+// submit hands fn to the committer and waits until it ran.
+func (s *Store) submit(ctx context.Context, fn func(*Tx) error) (*op, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o := &op{fn: fn, owner: ownerOf(ctx), applied: make(chan struct{}), done: make(chan struct{})}
+	select {
+	case s.ops <- o:
+	case <-s.closing:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-o.applied:
 	case <-ctx.Done():
 		if o.state.CompareAndSwap(opPending, opCanceled) {
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
-		<-o.done
+		<-o.applied
 	}
-	return o.transno, o.err
+	return o, nil
 }
 
 // Sizes reports the store file's size and the free space of the file

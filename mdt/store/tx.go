@@ -15,14 +15,19 @@ import (
 // are copies unless a method says otherwise. A Tx is used only by the
 // goroutine running the function it was passed to.
 type Tx struct {
-	tx       *bbolt.Tx
+	tx       *bbolt.Tx // a read transaction, or Format's and migrations' write one
 	s        *Store
 	writable bool
-	bks      [bkCount]*bbolt.Bucket // opened on first use (bk)
+	bks      [bkCount]*bucket // opened on first use (bk)
 
-	last  uint64 // highest transno assigned in this group
-	dirty bool   // some operation of the group wrote
-	cur   *op    // operation now running
+	// Operations and views of an open store read through the writes of
+	// applied, uncommitted operations (overlay.go).
+	pend  []*layer // captured with tx: the pending layers, oldest first
+	buf   *layer   // the running operation's writes; nil in a view
+	owner uint64   // WithOwner of the context
+	dep   uint64   // highest transno of another owner's layer read
+
+	cur *op // operation now running
 }
 
 // The buckets a Tx opens, by index.
@@ -53,24 +58,20 @@ var bucketNames = [bkCount][]byte{
 
 // bk returns bucket i, opening it on first use: a read that needs two
 // buckets opens two, not all of them.
-func (t *Tx) bk(i int) *bbolt.Bucket {
+func (t *Tx) bk(i int) *bucket {
 	if t.bks[i] == nil {
-		t.bks[i] = t.tx.Bucket(bucketNames[i])
+		t.bks[i] = &bucket{t: t, i: i, b: t.tx.Bucket(bucketNames[i])}
 	}
 	return t.bks[i]
 }
 
 func (s *Store) newTx(btx *bbolt.Tx, writable bool) *Tx {
-	t := &Tx{tx: btx, s: s, writable: writable}
-	if writable {
-		t.last = s.lastTransno
-	}
-	return t
+	return &Tx{tx: btx, s: s, writable: writable}
 }
 
 // beginOp makes o the running operation.
 func (t *Tx) beginOp(o *op) {
-	o.transno, o.dirty, o.onCommit, o.onRollback = 0, false, nil, nil
+	o.transno, o.onCommit, o.onRollback, o.onApply = 0, nil, nil, nil
 	t.cur = o
 }
 
@@ -80,26 +81,32 @@ func (t *Tx) Label() Label { return t.s.label }
 // Writable reports whether the transaction may write.
 func (t *Tx) Writable() bool { return t.writable }
 
-// Transno returns the transno of the running operation, assigning the next
-// one on first call. Every operation that writes gets one (PutInode asks
-// for it to stamp Inode.Version); a read-only transaction has none (0).
-// Transnos are assigned in commit order: the committer runs operations one
-// at a time, and groups commit in order.
+// Transno returns the transno of the running operation, assigning it on
+// first call. Every operation that writes gets one (PutInode asks for it
+// to stamp Inode.Version); a view has none (0). Transnos are assigned in
+// the order the committer applies operations, which is commit order.
 func (t *Tx) Transno() uint64 {
 	if !t.writable || t.cur == nil {
 		return 0
 	}
 	if t.cur.transno == 0 {
-		t.last++
-		t.cur.transno = t.last
-		t.dirty = true // the counter is written at commit
+		t.cur.transno = t.s.lastTransno + 1
 	}
 	return t.cur.transno
 }
 
-// OnCommit registers fn to run on the committer goroutine after the
-// operation's group committed, before Update returns. In a View it never
-// runs.
+// OnApply registers fn to run on the committer goroutine once the
+// operation succeeded, before any later operation runs (and before Apply
+// or Update returns). In a view it never runs.
+func (t *Tx) OnApply(fn func()) {
+	if t.cur != nil {
+		t.cur.onApply = append(t.cur.onApply, fn)
+	}
+}
+
+// OnCommit registers fn to run once the operation is durable, on the
+// flusher goroutine, in commit order (before Update returns; after Apply
+// returned). In a view it never runs.
 func (t *Tx) OnCommit(fn func()) {
 	if t.cur != nil {
 		t.cur.onCommit = append(t.cur.onCommit, fn)
@@ -107,29 +114,32 @@ func (t *Tx) OnCommit(fn func()) {
 }
 
 // OnRollback registers fn to run if the operation's effects are discarded:
-// it failed, or its group was rolled back (to be re-run or because the
-// commit failed). Use it to undo in-memory effects made inside the
-// operation.
+// it failed, or the store failed before it was committed. Use it to undo
+// in-memory effects made inside the operation.
 func (t *Tx) OnRollback(fn func()) {
 	if t.cur != nil {
 		t.cur.onRollback = append(t.cur.onRollback, fn)
 	}
 }
 
-func (t *Tx) put(b *bbolt.Bucket, k, v []byte) error {
+func (t *Tx) put(b *bucket, k, v []byte) error {
 	if !t.writable {
 		return ErrReadOnly
 	}
-	t.cur.dirty, t.dirty = true, true
-	return b.Put(k, v)
+	if t.buf != nil {
+		t.Transno()
+	}
+	return b.put(k, v)
 }
 
-func (t *Tx) del(b *bbolt.Bucket, k []byte) error {
+func (t *Tx) del(b *bucket, k []byte) error {
 	if !t.writable {
 		return ErrReadOnly
 	}
-	t.cur.dirty, t.dirty = true, true
-	return b.Delete(k)
+	if t.buf != nil {
+		t.Transno()
+	}
+	return b.delete(k)
 }
 
 func (t *Tx) counter(key string) uint64 {
@@ -215,7 +225,7 @@ func (t *Tx) DestroyInode(f wire.FID) error {
 	if err := t.setCounter(keyMetaInodes, t.InodeCount()-1); err != nil {
 		return err
 	}
-	for _, b := range []*bbolt.Bucket{t.bk(bkXattrs), t.bk(bkLinks)} {
+	for _, b := range []*bucket{t.bk(bkXattrs), t.bk(bkLinks)} {
 		if err := t.deletePrefix(b, k); err != nil {
 			return err
 		}
@@ -226,7 +236,7 @@ func (t *Tx) DestroyInode(f wire.FID) error {
 	return t.del(t.bk(bkOrphans), k)
 }
 
-func (t *Tx) deletePrefix(b *bbolt.Bucket, prefix []byte) error {
+func (t *Tx) deletePrefix(b *bucket, prefix []byte) error {
 	var keys [][]byte
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
