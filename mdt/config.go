@@ -64,6 +64,14 @@ type Config struct {
 	// NoSync skips fsync in the store: for tests only, it breaks the
 	// durability every reply promises.
 	NoSync bool
+	// SyncCreates answers an open(O_CREAT) that creates only once the
+	// create is committed, instead of once it ran (with the client
+	// keeping it for replay): for comparisons.
+	SyncCreates bool
+	// OnFailure is called once if the store fails a commit after
+	// answering: the target is stopped and must restart, so that clients
+	// replay (the MDS exits with the error).
+	OnFailure func(error)
 	// LockASTTimeout is how long a client has to answer a lock callback
 	// and LockCancelTimeout how long it then has to cancel, before it is
 	// evicted (ldlm.Config's ASTTimeout and CancelTimeout; its defaults

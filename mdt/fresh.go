@@ -7,7 +7,7 @@ import (
 )
 
 // freshFiles tracks the regular files an open(O_CREAT) made, from the
-// create's commit until its reply: whether another open for writing came
+// create until its reply: whether another open for writing came
 // in that window. The creator's intent lock then carries the OPEN bit
 // only if none did: with it the client knows the file's size (its objects
 // are as the MDT created them, empty) for as long as it holds the lock,
@@ -15,8 +15,8 @@ import (
 // the OPEN bit first (open.go), calling that lock back, and a truncate or
 // a layout change takes UPDATE. The creator's own writes it knows itself.
 //
-// An entry is made on the committer goroutine when the create commits,
-// before any open of the new file runs (mdd.CreateArgs.OnCommit), marked
+// An entry is made on the store's committer goroutine when the create
+// ran, before any open of the new file runs (mdd.CreateArgs.OnCreated), marked
 // by an open for writing before that open takes its EX lock, and taken
 // by the creating open after its intent lock was granted: whichever order
 // the two opens run in, the creator's lock either never gets the OPEN bit
@@ -45,7 +45,7 @@ func (f *freshFiles) openedForWrite(fid wire.FID) {
 }
 
 // take forgets fid and reports whether no other open for writing came
-// since its create committed.
+// since its create.
 func (f *freshFiles) take(fid wire.FID) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

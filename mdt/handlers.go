@@ -13,6 +13,21 @@ import (
 	"github.com/stria-fs/stria/wire"
 )
 
+// withOwner makes every handler read and write the store as the client
+// of its export (store.WithOwner): a client sees its own uncommitted
+// changes at once, another's only once committed.
+func withOwner(h map[wire.Opcode]ptlrpc.Handler) map[wire.Opcode]ptlrpc.Handler {
+	for op, fn := range h {
+		h[op] = func(ctx context.Context, r *ptlrpc.Request) error {
+			if exp := r.Export(); exp != nil {
+				ctx = store.WithOwner(ctx, exp.Handle())
+			}
+			return fn(ctx, r)
+		}
+	}
+	return h
+}
+
 // handlers returns the target's opcode table.
 func (s *Server) handlers() map[wire.Opcode]ptlrpc.Handler {
 	return map[wire.Opcode]ptlrpc.Handler{
@@ -238,6 +253,10 @@ func (s *Server) sync(ctx context.Context, req *ptlrpc.Request) error {
 		if _, err := s.mdd.GetAttr(ctx, r.FID); err != nil {
 			return err
 		}
+	}
+	// Creates are answered before their commit: make them durable.
+	if err := s.store.Sync(ctx); err != nil {
+		return err
 	}
 	req.ReplyBody(&wire.Empty{})
 	return nil

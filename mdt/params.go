@@ -142,7 +142,8 @@ func (s *Server) addParams() {
 		}))
 
 	s.node.AddDevice(obd.Device{Type: "mdt", Name: s.name, UUID: s.label.UUID,
-		Refs: func() int { return len(s.tgt.Exports()) + 1 }, AbortRecovery: s.EndRecovery})
+		Refs: func() int { return len(s.tgt.Exports()) + 1 }, AbortRecovery: s.EndRecovery,
+		Readonly: s.store.Barrier})
 	s.node.AddDevice(obd.Device{Type: "lod", Name: s.lod.Name(), UUID: s.lod.Name() + "_UUID"})
 	s.devices = append(s.devices, s.name, s.lod.Name())
 }

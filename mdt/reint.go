@@ -212,7 +212,9 @@ func (s *Server) createFile(ctx context.Context, c mdd.Creds, parent wire.FID, n
 	}
 	args := mdd.CreateArgs{Mode: mode, Layout: blob, Open: open}
 	if open {
-		args.OnCommit = s.fresh.created
+		// Answered before its commit: mdc keeps the open for replay
+		// with the reply's FID and layout (replay.go).
+		args.OnCreated, args.Early = s.fresh.created, !s.cfg.SyncCreates
 	}
 	a, tn, err := s.mdd.Create(ctx, c, parent, name, args)
 	if err != nil {

@@ -128,7 +128,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 // openStore opens the store and the layers over it.
 func (s *Server) openStore() error {
 	path := storePath(s.cfg.Dir)
-	st, err := store.Open(path, store.Options{Logger: s.log.Named("store"), NoSync: s.cfg.NoSync})
+	st, err := store.Open(path, store.Options{Logger: s.log.Named("store"), NoSync: s.cfg.NoSync,
+		OnFailure: s.cfg.OnFailure})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFormatted) {
 			return fmt.Errorf("%w: %s: %w", ErrNotFormatted, s.cfg.Dir, err)
@@ -152,7 +153,7 @@ func (s *Server) openStore() error {
 }
 
 func (s *Server) startService(ctx context.Context) error {
-	tgt, err := ptlrpc.NewTarget(ptlrpc.TargetConfig{Name: s.name, Handlers: s.withLockHandlers(s.handlers()),
+	tgt, err := ptlrpc.NewTarget(ptlrpc.TargetConfig{Name: s.name, Handlers: withOwner(s.withLockHandlers(s.handlers())),
 		LastCommitted: s.store.LastCommitted, Errnos: errnoTable()})
 	if err != nil {
 		return fmt.Errorf("mdt: %w", err)

@@ -13,4 +13,5 @@ var (
 	ErrControl    = errors.New("obd: control request failed")
 	ErrNoDevice   = errors.New("obd: no such device")
 	ErrNoRecovery = errors.New("obd: device has no recovery to abort")
+	ErrNoReadonly = errors.New("obd: device cannot be made read-only")
 )

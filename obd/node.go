@@ -27,6 +27,10 @@ type Device struct {
 	// AbortRecovery ends the device's recovery window now (`lctl --device
 	// N abort_recovery`); nil for a device without one.
 	AbortRecovery func()
+	// Readonly stops the device writing to disk until it restarts, while
+	// it goes on answering (`lctl --device N readonly`, Lustre's replay
+	// barrier for recovery tests); nil for a device that cannot.
+	Readonly func()
 }
 
 // Node is the per-process registry: devices, parameters, the control
@@ -42,7 +46,7 @@ type Node struct {
 }
 
 // NewNode returns a node with the standard commands registered: get_param,
-// set_param, list_param, dl and abort_recovery.
+// set_param, list_param, dl, abort_recovery and readonly.
 func NewNode(log *zap.Logger) *Node {
 	if log == nil {
 		log = zap.NewNop()
@@ -52,34 +56,40 @@ func NewNode(log *zap.Logger) *Node {
 	n.Control.Handle("set_param", n.cmdSetParam)
 	n.Control.Handle("list_param", n.cmdListParam)
 	n.Control.Handle("dl", n.cmdDL)
-	n.Control.Handle("abort_recovery", n.cmdAbortRecovery)
+	n.Control.Handle("abort_recovery", n.deviceCmd("abort_recovery", ErrNoRecovery,
+		func(d Device) func() { return d.AbortRecovery }))
+	n.Control.Handle("readonly", n.deviceCmd("readonly", ErrNoReadonly,
+		func(d Device) func() { return d.Readonly }))
 	return n
 }
 
-// cmdAbortRecovery ends the recovery window of the device named args[0]
-// (Lustre's abort_recovery).
-func (n *Node) cmdAbortRecovery(_ context.Context, args []string) (string, error) {
-	if len(args) != 1 {
-		return "", fmt.Errorf("%w: abort_recovery wants one device name", ErrBadValue)
-	}
-	n.mu.Lock()
-	var abort func()
-	found := false
-	for _, d := range n.devices {
-		if d.Name == args[0] {
-			abort, found = d.AbortRecovery, true
-			break
+// deviceCmd is a command run on the device named by its one argument
+// (abort_recovery, readonly): pick returns the device's function, or nil
+// when the device has none (the command fails with none).
+func (n *Node) deviceCmd(cmd string, none error, pick func(Device) func()) func(context.Context, []string) (string, error) {
+	return func(_ context.Context, args []string) (string, error) {
+		if len(args) != 1 {
+			return "", fmt.Errorf("%w: %s wants one device name", ErrBadValue, cmd)
 		}
+		n.mu.Lock()
+		var fn func()
+		found := false
+		for _, d := range n.devices {
+			if d.Name == args[0] {
+				fn, found = pick(d), true
+				break
+			}
+		}
+		n.mu.Unlock()
+		switch {
+		case !found:
+			return "", fmt.Errorf("%w: %s", ErrNoDevice, args[0])
+		case fn == nil:
+			return "", fmt.Errorf("%w: %s", none, args[0])
+		}
+		fn()
+		return "", nil
 	}
-	n.mu.Unlock()
-	switch {
-	case !found:
-		return "", fmt.Errorf("%w: %s", ErrNoDevice, args[0])
-	case abort == nil:
-		return "", fmt.Errorf("%w: %s", ErrNoRecovery, args[0])
-	}
-	abort()
-	return "", nil
 }
 
 // AddDevice registers d for `lctl dl`.

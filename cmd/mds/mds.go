@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -74,14 +75,22 @@ func newStart() *cobra.Command {
 			}
 			defer flush()
 			log = log.Named("mds")
-			return daemon.Run(c.Context(), nf, sf, log, func(ctx context.Context, p *daemon.Process) (io.Closer, string, error) {
+			// A failed commit stops the MDS with an error: what it
+			// answered comes back by replay after the restart.
+			ctx, fail := context.WithCancelCause(c.Context())
+			defer fail(nil)
+			err = daemon.Run(ctx, nf, sf, log, func(ctx context.Context, p *daemon.Process) (io.Closer, string, error) {
 				s, err := mdt.Start(ctx, mdt.Config{Dir: dir, FSName: fsname, LNet: p.LNet, Node: p.Node, Logger: p.Log,
-					RecoveryWindow: recovery})
+					RecoveryWindow: recovery, OnFailure: func(err error) { fail(err) }})
 				if err != nil {
 					return nil, "", err
 				}
 				return s, "mds-" + s.Name(), nil
 			})
+			if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+				return fmt.Errorf("the MDT stopped: %w", cause)
+			}
+			return err
 		},
 	}
 	c.Flags().StringVar(&dir, "dir", "", "the formatted MDT directory")

@@ -34,10 +34,14 @@ type CreateArgs struct {
 	// Open also opens the new inode in the same operation (open(O_CREAT)),
 	// without a permission check, as POSIX has for the creating open.
 	Open bool
-	// OnCommit, if set, is called with the new inode's FID once the create
-	// committed, on the committer goroutine: before any later operation
+	// OnCreated, if set, is called with the new inode's FID once the create
+	// ran, on the store's committer goroutine: before any later operation
 	// of the store (an open of the new inode included) runs.
-	OnCommit func(f wire.FID)
+	OnCreated func(f wire.FID)
+	// Early answers once the create ran, before it is committed
+	// (store.Apply): for an open(O_CREAT) whose client keeps the request
+	// for replay with the FID and layout of the reply.
+	Early bool
 }
 
 // Create makes a regular file name in directory parent.
@@ -83,7 +87,11 @@ func (m *MDD) create(ctx context.Context, c Creds, parent wire.FID, name string,
 		return Attr{}, 0, err
 	}
 	var out Attr
-	tn, err := m.update(ctx, func(o *op) error {
+	run := m.update
+	if a.Early {
+		run = m.apply
+	}
+	tn, err := run(ctx, func(o *op) error {
 		p, err := o.dir(parent)
 		if err != nil {
 			return err
@@ -163,8 +171,8 @@ func (m *MDD) create(ctx context.Context, c Creds, parent wire.FID, name string,
 		if a.Open {
 			m.addOpen(o.t, f, 1)
 		}
-		if a.OnCommit != nil {
-			o.t.OnCommit(func() { a.OnCommit(f) })
+		if a.OnCreated != nil {
+			o.t.OnApply(func() { a.OnCreated(f) })
 		}
 		out = o.attr(f)
 		return nil
@@ -186,7 +194,7 @@ func (o *op) newFID(f wire.FID) (wire.FID, error) {
 	if f.Seq < wire.SeqNormalStart {
 		return wire.FID{}, fmt.Errorf("%w: FID %v in a reserved sequence", ErrInvalid, f)
 	}
-	return f, nil
+	return f, o.t.ReserveFID(f)
 }
 
 // Link gives inode f the new name name in directory parent.

@@ -449,6 +449,13 @@ func (m *MDD) update(ctx context.Context, fn func(o *op) error) (uint64, error) 
 	return tn, storeErr(err)
 }
 
+// apply runs fn as one store operation answered before its commit
+// (store.Apply) and maps store errors.
+func (m *MDD) apply(ctx context.Context, fn func(o *op) error) (uint64, error) {
+	tn, err := m.s.Apply(ctx, func(t *store.Tx) error { return fn(m.newOp(t)) })
+	return tn, storeErr(err)
+}
+
 // view runs fn in a read transaction and maps store errors.
 func (m *MDD) view(ctx context.Context, fn func(o *op) error) error {
 	return storeErr(m.s.View(ctx, func(t *store.Tx) error { return fn(m.newOp(t)) }))

@@ -120,6 +120,7 @@ func (s *Store) apply(o *op) {
 		return
 	}
 	s.lastTransno = o.transno
+	s.lastApplied.Store(o.transno)
 	l.transno = o.transno
 	l.freeze()
 	s.pmu.Lock()

@@ -150,6 +150,22 @@ func (t *Tx) AllocFID() (wire.FID, error) {
 	return f, t.put(t.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, l))
 }
 
+// ReserveFID keeps the local allocator from handing out f, a FID given
+// by the caller (a create replayed after a restart gets the FID its
+// first reply gave, which the allocator may not have recorded): a FID of
+// the local sequence at or beyond the next one moves the allocator past it.
+func (t *Tx) ReserveFID(f wire.FID) error {
+	if !t.writable {
+		return ErrReadOnly
+	}
+	l, ok, err := t.local()
+	if err != nil || !ok || f.Seq != l.Seq || uint64(f.Oid) < uint64(l.NextOid) {
+		return err
+	}
+	l.NextOid = f.Oid + 1
+	return t.put(t.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, l))
+}
+
 // FLDLookup returns the FLD range holding seq, or ErrNotFound.
 func (t *Tx) FLDLookup(seq uint64) (FLDRange, error) {
 	c := t.bk(bkFld).Cursor()

@@ -92,6 +92,7 @@ type Store struct {
 
 	lastCommitted atomic.Uint64 // highest transno durable on disk
 	lastTransno   uint64        // highest transno assigned; committer only
+	lastApplied   atomic.Uint64 // lastTransno, for other goroutines
 	failErr       atomic.Pointer[error]
 	commitHook    func() error // tests: runs before each commit; an error fails it
 
@@ -281,6 +282,7 @@ func (s *Store) load() error {
 		}
 		s.lastTransno = binary.BigEndian.Uint64(v)
 		s.lastCommitted.Store(s.lastTransno)
+		s.lastApplied.Store(s.lastTransno)
 		return nil
 	})
 }
@@ -457,6 +459,15 @@ func (s *Store) submit(ctx context.Context, fn func(*Tx) error) (*op, error) {
 		<-o.applied
 	}
 	return o, nil
+}
+
+// LastApplied returns the highest transno of an applied operation.
+func (s *Store) LastApplied() uint64 { return s.lastApplied.Load() }
+
+// Sync returns once every operation applied before it is durable (MDS_SYNC,
+// fsync of a file or directory), or the store failed or stopped.
+func (s *Store) Sync(ctx context.Context) error {
+	return s.waitCommitted(ctx, s.lastApplied.Load())
 }
 
 // Sizes reports the store file's size and the free space of the file

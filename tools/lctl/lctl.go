@@ -45,6 +45,7 @@ func NewCommand() *cobra.Command {
 		newListParam(o),
 		newDL(o),
 		newAbortRecovery(o),
+		newReadonly(o),
 	)
 	return root
 }
