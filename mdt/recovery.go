@@ -60,7 +60,8 @@ func (s *Server) startRecovery() {
 }
 
 // recoveryLoop waits for the end of the window (its time, EndRecovery or
-// Close), then sweeps the orphans nobody reopened.
+// Close), then ends the OST proxies' recovery (their unclaimed precreated
+// objects are destroyed) and sweeps the orphans nobody reopened.
 func (s *Server) recoveryLoop() {
 	defer s.wg.Done()
 	t := time.NewTimer(max(time.Until(s.rec.start.Add(s.cfg.RecoveryWindow)), 0))
@@ -72,6 +73,7 @@ func (s *Server) recoveryLoop() {
 	case <-t.C:
 		s.EndRecovery()
 	}
+	s.endOSPRecovery()
 	// Their objects go to the destroy queue in the sweep's transaction.
 	if _, _, err := s.mdd.SweepOrphans(s.ctx); err != nil && s.ctx.Err() == nil {
 		s.log.Error("orphan sweep after recovery failed; the orphans stay until the next start", zap.Error(err))

@@ -383,8 +383,11 @@ func (s *Server) addOST(idx uint32, name string, nodes [][]lnet.NID) {
 		s.log.Warn("OST has no NID on a network of this node; ignored", zap.String("ost", name))
 		return
 	}
+	// In recovery, replayed creates may use objects the previous run
+	// precreated: the proxy keeps them until recoveryLoop's EndRecovery
+	// (under s.mu, so that no proxy misses it).
 	cfg := osp.Config{Target: name, Index: idx, MDT: s.name, MDTIndex: s.label.Index, NIDs: nids,
-		LNet: s.cfg.LNet, Store: s.store, Logger: s.log.Named("osp")}
+		LNet: s.cfg.LNet, Store: s.store, Logger: s.log.Named("osp"), DeferOrphans: s.Recovering()}
 	if s.cfg.OSP != nil {
 		s.cfg.OSP(&cfg)
 	}

@@ -22,7 +22,10 @@ func (d *Device) destroyer() {
 	defer d.wg.Done()
 	backoff := d.cfg.RetryInterval
 	for {
-		n, failed := d.destroyRound()
+		n, failed := 0, !d.queueOrphans()
+		if !failed {
+			n, failed = d.destroyRound()
+		}
 		if d.ctx.Err() != nil {
 			return
 		}

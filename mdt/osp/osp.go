@@ -50,6 +50,13 @@ type Config struct {
 	// Import, if set, adjusts the import's configuration (tests shorten
 	// its timeouts).
 	Import func(*ptlrpc.ImportConfig)
+	// DeferOrphans: the device starts while its MDT is in recovery, and
+	// creates replayed by clients may use objects the previous run
+	// precreated. At the first connection the device then destroys
+	// nothing: it reads the OST's LAST_ID and keeps the range of possible
+	// orphans until EndRecovery, which queues the objects of the range no
+	// Claim kept for destroy (see the package documentation).
+	DeferOrphans bool
 }
 
 // Validate checks cfg and fills defaults.
@@ -130,9 +137,17 @@ type Device struct {
 	statfsAt   time.Time // when statfs was last answered; zero: never
 	statfsErr  error
 
+	// The recovery mode (Config.DeferOrphans, recovery.go).
+	recovering  bool                  // DeferOrphans and EndRecovery not called yet
+	claimed     map[wire.FID]struct{} // objects of replayed creates; nil once recovery ended
+	rangeKnown  bool                  // orphanRange was read at the first connection, in recovery
+	orphanRange orphanRange
+	sweep       *orphanSweep // handed by EndRecovery to the destroy job; nil once queued
+
 	created, allocated, precreates atomic.Uint64
 	destroyed, destroyErrs         atomic.Uint64
 	orphans                        atomic.Uint64 // destroyed by the orphan cleanup
+	orphansQueued                  atomic.Uint64 // queued for destroy by the recovery-time cleanup
 	destroysInFlight               atomic.Int64
 	pendingDestroys                atomic.Int64
 }
@@ -160,6 +175,10 @@ func New(cfg Config) (*Device, error) {
 		cfg: cfg, imp: imp, name: DeviceName(cfg.Target, cfg.MDTIndex),
 		kickCreate: make(chan struct{}, 1), kickDestroy: make(chan struct{}, 1), ready: make(chan struct{}),
 		batch: cfg.MinBatch, refilled: make(chan struct{}),
+		recovering: cfg.DeferOrphans,
+	}
+	if cfg.DeferOrphans {
+		d.claimed = map[wire.FID]struct{}{}
 	}
 	d.log = cfg.Logger.With(zap.String("target", d.name))
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -240,6 +259,7 @@ type Info struct {
 	PendingDestroys                int64 // at the last scan of the queue (at most DestroyBatch)
 	Destroyed, DestroyErrors       uint64
 	OrphansDestroyed               uint64 // by the orphan cleanup at the first connection
+	OrphansQueued                  uint64 // by the recovery-time cleanup (Config.DeferOrphans) at EndRecovery
 	StatFS                         wire.StatFS
 	StatFSAge                      time.Duration // -1 if never answered
 }
@@ -250,7 +270,8 @@ func (d *Device) Info() Info {
 	in := Info{Name: d.name, Target: d.cfg.Target, Index: d.cfg.Index, State: d.imp.State(), Active: q.Avail,
 		Created: d.created.Load(), Allocated: d.allocated.Load(), Precreates: d.precreates.Load(),
 		DestroysInFlight: d.destroysInFlight.Load(), PendingDestroys: d.pendingDestroys.Load(),
-		Destroyed: d.destroyed.Load(), DestroyErrors: d.destroyErrs.Load(), OrphansDestroyed: d.orphans.Load()}
+		Destroyed: d.destroyed.Load(), DestroyErrors: d.destroyErrs.Load(), OrphansDestroyed: d.orphans.Load(),
+		OrphansQueued: d.orphansQueued.Load()}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.pool) > 0 {

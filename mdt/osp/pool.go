@@ -95,7 +95,7 @@ func (d *Device) precreator() {
 		return // closed before the OST was ever reached
 	}
 	backoff := d.cfg.RetryInterval
-	for !d.cleanupOrphans() {
+	for !d.resetOrphans() {
 		if !d.sleep(backoff, nil) {
 			return
 		}

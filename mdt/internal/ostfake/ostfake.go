@@ -1,5 +1,6 @@
 // Package ostfake is a small in-memory OST service for the MDT's tests:
-// it answers OST_CREATE (precreate), OST_DESTROY and OST_STATFS for any
+// it answers OST_CREATE (precreate), OST_DESTROY, OST_STATFS and the
+// MDT's OST_GET_INFO (LAST_ID) and OST_SET_INFO (orphans) for any
 // number of OST targets over ptlrpc, keeps the set of objects each target
 // holds, and can be taken down and brought back, or made to fail, to test
 // the MDT's OST proxies. It is not a production OST (package ost is).
@@ -188,6 +189,16 @@ func (s *Server) handlers(idx uint32) map[wire.Opcode]ptlrpc.Handler {
 			}
 			t.orphanCalls++
 			req.ReplyBody(&wire.OrphanReply{LastID: wire.IDIF(idx, uint64(t.nextOid-1)), Destroyed: uint32(n)})
+			return nil
+		},
+		wire.OSTGetInfo: func(_ context.Context, req *ptlrpc.Request) error {
+			var r wire.LastIDRequest
+			if err := req.DecodeBody(&r); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			req.ReplyBody(&wire.LastIDReply{LastID: wire.IDIF(idx, uint64(s.targets[idx].nextOid-1))})
 			return nil
 		},
 		wire.OSTStatfs: func(_ context.Context, req *ptlrpc.Request) error {
