@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -75,6 +76,7 @@ func (s *Store) waitRoom() bool {
 		if n < s.opts.MaxPending {
 			return true
 		}
+		s.wantCommit()
 		select {
 		case <-ch:
 		case <-s.closing:
@@ -136,17 +138,62 @@ func (s *Store) apply(o *op) {
 // flush is the flusher: it commits the pending layers, oldest first, as
 // many as are there (up to Options.MaxBatch) in one bbolt transaction.
 // When the committer stopped it commits what is left and returns.
+//
+// Nobody waits for a layer of Apply: the flusher lets such layers gather
+// for Options.CommitDelay after the first one, so that one commit (bbolt's
+// page writes and two fdatasyncs) serves many operations, as a journal's
+// commit interval does. A waiter (Update, Sync, a commit on share) makes it
+// commit at once.
 func (s *Store) flush() {
 	defer close(s.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case <-s.kick:
+			if !s.hurry() {
+				timer.Reset(s.opts.CommitDelay)
+				select {
+				case <-timer.C:
+				case <-s.urgent:
+					timer.Stop()
+				case <-s.applierDone:
+					timer.Stop()
+				}
+			}
+			s.flushPending()
+		case <-s.urgent:
 			s.flushPending()
 		case <-s.applierDone:
 			s.flushPending()
 			s.abandon(ErrClosed) // held by a barrier, or after a failure
 			return
 		}
+	}
+}
+
+// hurry reports whether a commit is wanted now: somebody waits for one,
+// commits are not delayed, or enough layers wait.
+func (s *Store) hurry() bool {
+	select {
+	case <-s.urgent:
+		return true
+	default:
+	}
+	if s.opts.CommitDelay <= 0 {
+		return true
+	}
+	s.pmu.Lock()
+	n := len(s.pend)
+	s.pmu.Unlock()
+	return n >= s.opts.MaxBatch
+}
+
+// wantCommit asks the flusher to commit now.
+func (s *Store) wantCommit() {
+	select {
+	case s.urgent <- struct{}{}:
+	default:
 	}
 }
 
@@ -264,6 +311,7 @@ func (s *Store) waitCommitted(ctx context.Context, tn uint64) error {
 		if s.lastCommitted.Load() >= tn {
 			return nil
 		}
+		s.wantCommit()
 		select {
 		case <-ch:
 		case <-s.barrier:

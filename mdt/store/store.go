@@ -27,6 +27,10 @@ type Options struct {
 	// MaxPending bounds the applied operations waiting for their commit
 	// (default 4096); the next one waits for a commit.
 	MaxPending int
+	// CommitDelay is how long the flusher lets operations answered before
+	// their commit (Apply) gather before it commits them (default 10ms);
+	// one that somebody waits for is committed at once. Negative: no delay.
+	CommitDelay time.Duration
 	// OnFailure is called, once, on the flusher goroutine, when a commit
 	// failed: the store has stopped (every later call fails with
 	// ErrCommit) and the target must restart so that clients replay what
@@ -49,6 +53,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 4096
+	}
+	if o.CommitDelay == 0 {
+		o.CommitDelay = 10 * time.Millisecond
 	}
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = time.Second
@@ -80,6 +87,7 @@ type Store struct {
 
 	ops         chan *op      // unbuffered: a send completes only into the committer
 	kick        chan struct{} // a layer is pending (buffer of one)
+	urgent      chan struct{} // somebody waits for a commit (buffer of one)
 	closing     chan struct{} // closed by Close
 	applierDone chan struct{} // closed when run returns
 	stopped     chan struct{} // closed when flush returns
@@ -227,7 +235,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotFormatted, path, err)
 	}
 	s := &Store{db: db, path: path, log: opts.Logger, opts: opts,
-		ops: make(chan *op), kick: make(chan struct{}, 1), closing: make(chan struct{}),
+		ops: make(chan *op), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), closing: make(chan struct{}),
 		applierDone: make(chan struct{}), stopped: make(chan struct{}), barrier: make(chan struct{}),
 		commitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
@@ -316,6 +324,7 @@ func (s *Store) Close() error {
 // above LastCommitted that clients keep for replay. It is for recovery
 // tests: a restart loses every change since, which the clients replay.
 func (s *Store) Barrier() {
+	_ = s.Sync(context.Background()) // what was applied before stays
 	s.barrierOnce.Do(func() {
 		close(s.barrier)
 		s.log.Warn("replay barrier: commits stopped until restart", zap.String("target", s.label.Name()),
@@ -424,6 +433,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (uint64, error) 
 	if o.err != nil {
 		return 0, o.err
 	}
+	s.wantCommit()
 	select {
 	case <-o.done:
 		if o.commitErr != nil {
