@@ -32,7 +32,8 @@ type Config struct {
 	Store  *store.Store
 	Logger *zap.Logger
 
-	// MinBatch and MaxBatch bound the precreate batch (defaults 32, 1024).
+	// MinBatch and MaxBatch bound the precreate batch (defaults 256, 4096):
+	// each batch costs the OST a sync of its object directories.
 	MinBatch, MaxBatch int
 	// CreateTimeout bounds Alloc's wait for an object (default 10 s).
 	CreateTimeout time.Duration
@@ -73,10 +74,10 @@ func (c *Config) Validate() error {
 		c.Logger = zap.NewNop()
 	}
 	if c.MinBatch <= 0 {
-		c.MinBatch = 32
+		c.MinBatch = 256
 	}
 	if c.MaxBatch <= 0 {
-		c.MaxBatch = 1024
+		c.MaxBatch = 4096
 	}
 	if c.MaxBatch < c.MinBatch || c.MaxBatch > wire.MaxPrecreate {
 		return fmt.Errorf("%w: %s: batch %d..%d", ErrBadConfig, c.Target, c.MinBatch, c.MaxBatch)

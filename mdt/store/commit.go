@@ -156,16 +156,18 @@ func (s *Store) flush() {
 				select {
 				case <-timer.C:
 				case <-s.urgent:
+					s.hurried.Add(1)
 					timer.Stop()
 				case <-s.applierDone:
 					timer.Stop()
 				}
 			}
-			s.flushPending()
+			s.flushPending(false)
 		case <-s.urgent:
-			s.flushPending()
+			s.hurried.Add(1)
+			s.flushPending(true)
 		case <-s.applierDone:
-			s.flushPending()
+			s.flushPending(true)
 			s.abandon(ErrClosed) // held by a barrier, or after a failure
 			return
 		}
@@ -177,6 +179,7 @@ func (s *Store) flush() {
 func (s *Store) hurry() bool {
 	select {
 	case <-s.urgent:
+		s.hurried.Add(1)
 		return true
 	default:
 	}
@@ -197,10 +200,14 @@ func (s *Store) wantCommit() {
 	}
 }
 
-func (s *Store) flushPending() {
+// flushPending commits the pending layers: one batch, or all of them
+// when all is set (a waiter, Close); layers that arrive meanwhile wait
+// for the next kick and its CommitDelay.
+func (s *Store) flushPending(all bool) {
 	for !s.held() && s.failure() == nil {
 		s.pmu.Lock()
 		batch := s.pend[:min(len(s.pend), s.opts.MaxBatch)]
+		more := len(s.pend) > len(batch)
 		s.pmu.Unlock()
 		if len(batch) == 0 {
 			return
@@ -216,6 +223,8 @@ func (s *Store) flushPending() {
 			return
 		}
 		s.lastCommitted.Store(batch[len(batch)-1].transno)
+		s.commits.Add(1)
+		s.committedOps.Add(uint64(len(batch)))
 		s.pmu.Lock()
 		s.pend = s.pend[len(batch):]
 		close(s.commitCh)
@@ -224,6 +233,9 @@ func (s *Store) flushPending() {
 		for _, l := range batch {
 			runForward(l.op.onCommit)
 			close(l.op.done)
+		}
+		if !all && !more {
+			return
 		}
 	}
 }

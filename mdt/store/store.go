@@ -102,6 +102,9 @@ type Store struct {
 	lastTransno   uint64        // highest transno assigned; committer only
 	lastApplied   atomic.Uint64 // lastTransno, for other goroutines
 	failErr       atomic.Pointer[error]
+	commits       atomic.Uint64 // bbolt commits of layers
+	committedOps  atomic.Uint64 // layers those commits held
+	hurried       atomic.Uint64 // commits a waiter asked for
 	commitHook    func() error // tests: runs before each commit; an error fails it
 
 	closeOnce sync.Once
@@ -313,7 +316,9 @@ func (s *Store) Close() error {
 		close(s.closing)
 		<-s.stopped
 		s.closeErr = s.db.Close()
-		s.log.Info("store closed", zap.String("target", s.label.Name()))
+		st := s.Stats()
+		s.log.Info("store closed", zap.String("target", s.label.Name()), zap.Uint64("commits", st.Commits),
+			zap.Uint64("committed_ops", st.CommittedOps), zap.Uint64("hurried", st.Hurried))
 	})
 	return s.closeErr
 }
@@ -469,6 +474,18 @@ func (s *Store) submit(ctx context.Context, fn func(*Tx) error) (*op, error) {
 		<-o.applied
 	}
 	return o, nil
+}
+
+// Stats counts the store's commits.
+type Stats struct {
+	Commits      uint64 // bbolt transactions that committed operations
+	CommittedOps uint64 // operations they committed
+	Hurried      uint64 // commits a waiter asked for before CommitDelay
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), CommittedOps: s.committedOps.Load(), Hurried: s.hurried.Load()}
 }
 
 // LastApplied returns the highest transno of an applied operation.
