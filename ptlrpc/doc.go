@@ -112,7 +112,13 @@
 // transno goes after what the server had committed then); its caller may
 // replace the body it is replayed with, from its reply, before it is kept
 // (Req.ReplayBody): mdc replays an open as a reopen of the FID with the
-// handle the server gave. Idle FULL
+// handle the server gave. Its caller may instead release it
+// (Kept.Release, at the close of a file the open created): a kept request
+// the server has not committed yet then joins the replay list, with a
+// new body, until last_committed passes it, as Lustre keeps an open
+// request until its close commits; a committed one is dropped. A body
+// released during a replay goes in before the request's own replay if it
+// has not been sent yet, else after it. Idle FULL
 // imports ping (OBD_PING) every PingInterval; the ping's reply brings
 // last_committed too.
 //

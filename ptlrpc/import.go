@@ -183,6 +183,7 @@ type Import struct {
 	replay        []*call          // replied calls with transno > lastCommitted, by transno
 	kept          map[uint64]*call // calls kept for replay until dropped (CallKeep), by Kept.id
 	keptSeq       uint64           // the last Kept.id handed out
+	released      map[*call][]byte // new bodies of kept calls released while replaying (Kept.Release)
 	evictions     uint64
 	stats         importCounters
 	// Attempts waiting for a reply (call.go: addWaitingLocked), and the one
@@ -216,6 +217,7 @@ func NewImport(cfg ImportConfig) (*Import, error) {
 		changed:   make(chan struct{}),
 		inflight:  map[uint64]*call{},
 		kept:      map[uint64]*call{},
+		released:  map[*call][]byte{},
 	}
 	imp.onReplyFn = imp.onReply
 	imp.onSendFn = imp.onSend
@@ -502,11 +504,23 @@ func (imp *Import) replayAll(conn connState, calls []*call) error {
 	return nil
 }
 
+// doneReplaying ends the replay of calls: those dropped meanwhile are
+// released, those released (Kept.Release) take their new body. It waits
+// for their sends first, so that no LNet send reads a body it changes.
 func (imp *Import) doneReplaying(calls []*call) {
+	for _, c := range calls {
+		c.waitFor(func() bool { return c.sending == 0 })
+	}
 	imp.mu.Lock()
 	defer imp.mu.Unlock()
 	for _, c := range calls {
 		c.replaying = false
+		if b, ok := imp.released[c]; ok {
+			delete(imp.released, c)
+			if !c.dropped {
+				c.setBody(b)
+			}
+		}
 		if c.dropped {
 			imp.putCall(c)
 		}

@@ -1,6 +1,10 @@
 package ptlrpc
 
-import "context"
+import (
+	"context"
+
+	"github.com/stria-fs/stria/wire"
+)
 
 // Kept is a request kept for replay beyond its commit, until its caller
 // drops it (Lustre's rq_replay, which mdc sets on opens: an open must be
@@ -43,12 +47,64 @@ func (k *Kept) Drop() {
 	}
 }
 
+// Release ends the keeping but not the replay (Lustre keeps an open
+// request until its close commits): a request the server has not
+// committed yet (its transno is above last_committed) joins the import's
+// replay list, to be replayed with body (the message header, with the
+// caller's credentials, stays) until last_committed passes its transno,
+// like a Replayable request; a committed one, or one without a transno,
+// is dropped as by Drop. An empty body keeps the body it has. mdc
+// releases the open that created a file, at its close, with a body that
+// recreates the file if a restarted server lost it. Releasing during a
+// replay changes the body of the replays that have not sent it yet.
+// Releasing twice, after Drop or after the import released it, does
+// nothing.
+func (k *Kept) Release(body []byte) {
+	if k == nil {
+		return
+	}
+	imp := k.imp
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	c := imp.kept[k.id]
+	if c == nil {
+		return
+	}
+	delete(imp.kept, k.id)
+	if c.transno == 0 || c.transno <= imp.lastCommitted {
+		imp.releaseLocked(c)
+		return
+	}
+	switch {
+	case len(body) == 0:
+	case c.replaying:
+		// The replay loop may be sending c: it puts the body in
+		// (prepareReplay, doneReplaying).
+		imp.released[c] = body
+	default:
+		c.waitFor(func() bool { return c.sending == 0 }) // a replay's send may not have completed
+		c.setBody(body)
+	}
+	imp.addReplayLocked(c)
+}
+
+// setBody replaces the body c is sent with (its envelope stays). No send
+// of c may be in flight.
+func (c *call) setBody(body []byte) {
+	c.send.b = append(c.send.b[:wire.MsgSize], body...)
+}
+
 // prepareReplay waits until no send of c is in flight (its sends' events
 // came) and reports whether c is still to be replayed: false for a call
-// dropped since the replay began (committed, or its Kept dropped).
+// dropped since the replay began (committed, or its Kept dropped). A body
+// Release gave meanwhile goes in now.
 func (c *call) prepareReplay() bool {
 	c.waitFor(func() bool { return c.sending == 0 })
 	c.imp.mu.Lock()
 	defer c.imp.mu.Unlock()
+	if b, ok := c.imp.released[c]; ok && !c.dropped {
+		c.setBody(b)
+		delete(c.imp.released, c)
+	}
 	return !c.dropped
 }
