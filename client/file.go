@@ -261,13 +261,20 @@ func (f *file) Flush(ctx context.Context) error {
 	return f.in.cache.Err(&f.errSeen)
 }
 
-// Fsync is Flush: the OSTs make every write durable before they answer it
-// (the ost package fsyncs each object before its reply), and the MDT
-// commits or replays every metadata change, so there is nothing more to
-// ask of them.
+// Fsync is Flush, then a sync of the MDT if it answered this client
+// something it has not committed (the file's create, say): the OSTs make
+// every write durable before they answer it (the ost package fsyncs each
+// object before its reply).
 func (f *file) Fsync(ctx context.Context, datasync bool) error {
 	f.fs.stats.count(opFsync)
-	return f.Flush(ctx)
+	if err := f.Flush(ctx); err != nil {
+		return err
+	}
+	m, err := f.fs.lmv.Route(f.in.fid)
+	if err != nil {
+		return err
+	}
+	return m.Sync(f.fs.rpcCtx(ctx), f.in.fid)
 }
 
 // Allocate is fallocate(2) (Lustre's OST_FALLOCATE): mode 0 preallocates

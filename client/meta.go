@@ -349,6 +349,21 @@ func (fs *FS) fileAttrs(ctx context.Context, ents []wire.Dirent) {
 	wg.Wait()
 }
 
+// SyncMeta is fsync(2) of directory dir (Lustre's md_fsync): the MDT of
+// dir commits what it answered this client before committing.
+func (fs *FS) SyncMeta(ctx context.Context, dir wire.FID) error {
+	fs.stats.count(opFsync)
+	ctx, err := fs.begin(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := fs.lmv.Route(dir)
+	if err != nil {
+		return err
+	}
+	return m.Sync(fs.rpcCtx(ctx), dir)
+}
+
 // StatFS sums the OSTs' space and the MDTs' inodes (Lustre's rule): free
 // inodes are bounded by the objects the OSTs can still create. A target
 // that does not answer within Config.StatFSTimeout is left out (lazy

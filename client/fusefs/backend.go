@@ -62,6 +62,9 @@ type Backend interface {
 	// go. The adapter asks with plus set.
 	ReadDir(ctx context.Context, dir wire.FID, cookie uint64, plus bool) (ents []wire.Dirent, end bool, err error)
 	StatFS(ctx context.Context) (wire.StatFS, error)
+	// SyncMeta makes the metadata changes of dir (and everything else the
+	// server answered before committing) durable: fsync(2) of a directory.
+	SyncMeta(ctx context.Context, dir wire.FID) error
 	// GetXattr returns the whole value (ENODATA if absent). Besides user.*
 	// it serves the virtual lustre.lov, lustre.fid and lustre.link. The
 	// kernel asks for security.capability before every write(2) to a file:

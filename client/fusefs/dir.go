@@ -115,6 +115,9 @@ func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	return d.n.Lookup(ctx, name, out)
 }
 
-// Fsyncdir has nothing to do: the MDT commits every namespace change
-// before it answers, or the client replays it after a failover.
-func (d *dirHandle) Fsyncdir(context.Context, uint32) syscall.Errno { return 0 }
+// Fsyncdir makes the directory's changes durable: the MDT answers creates
+// before it commits them (the client would replay them after a restart of
+// the MDS, but not after its own crash as well).
+func (d *dirHandle) Fsyncdir(ctx context.Context, _ uint32) syscall.Errno {
+	return d.n.fsys.toErrno(d.n.fsys.b.SyncMeta(ctx, d.n.fid), "fsyncdir", d.n.fid)
+}

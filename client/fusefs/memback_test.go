@@ -672,6 +672,8 @@ func (m *memFS) ReadDir(ctx context.Context, dir wire.FID, cookie uint64, plus b
 	return out, true, nil
 }
 
+func (m *memFS) SyncMeta(context.Context, wire.FID) error { return nil }
+
 func (m *memFS) StatFS(ctx context.Context) (wire.StatFS, error) {
 	_, err := m.begin(ctx, "statfs")
 	defer m.mu.Unlock()
