@@ -74,6 +74,9 @@ func (s *Server) open(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r *
 	if req.IsReplay() && r.Name == "" && r.Handle != 0 {
 		return s.replayOpen(ctx, req, st, r) // recovery.go
 	}
+	if req.IsReplay() && int(r.Flags)&os.O_CREATE != 0 && r.Name != "" && !r.FID.IsZero() {
+		return s.replayCreate(ctx, req, c, st, r) // replay.go
+	}
 	flags := int(r.Flags)
 	var a mdd.Attr
 	var blob []byte
@@ -232,26 +235,28 @@ func (s *Server) close(ctx context.Context, req *ptlrpc.Request) error {
 		return err
 	}
 	oh, ok := st.take(r.Handle, r.FID)
+	if !ok && req.IsReplay() {
+		// A close replayed after a restart whose open was replayed
+		// without its handle (the client released it at close, keeping
+		// only its create): what remains is the size and times it reports.
+		if _, err := s.mdd.GetAttr(ctx, r.FID); err != nil {
+			return fmt.Errorf("replayed close of %v: %w", r.FID, err)
+		}
+		tn, err := s.closeAttrs(ctx, &r, openHandle{fid: r.FID, write: true})
+		if err != nil {
+			return err
+		}
+		req.SetTransno(tn)
+		req.ReplyBody(&wire.Empty{})
+		return nil
+	}
 	if !ok {
 		return fmt.Errorf("%w: handle %#x of %v", ErrBadHandle, r.Handle, r.FID)
 	}
-	var tn uint64
-	if oh.write && r.Attr.Valid&(wire.AttrSize|wire.AttrBlocks|wire.AttrMtime|wire.AttrAtime|wire.AttrCtime) != 0 &&
-		s.closeChanges(ctx, r.FID, &r.Attr) {
-		args := setattrArgs(&r.Attr)
-		args.Valid &= mdd.SetSize | mdd.SetBlocks | mdd.SetMtime | mdd.SetAtime | mdd.SetCtime
-		args.Valid |= mdd.SetFromOpen
-		release, err := s.lockObjects(ctx, objLock{r.FID, bitsAttr})
-		if err != nil {
-			st.add(r.Handle, oh) // the close did not happen
-			return err
-		}
-		_, t1, err := s.mdd.SetAttr(ctx, mdd.Root(), r.FID, args)
-		release()
-		if err != nil && !errors.Is(err, mdd.ErrNotFound) {
-			s.log.Warn("close: attributes not kept", zap.Stringer("fid", r.FID), zap.Error(err))
-		}
-		tn = t1
+	tn, err := s.closeAttrs(ctx, &r, oh)
+	if err != nil {
+		st.add(r.Handle, oh) // the close did not happen
+		return err
 	}
 	_, t2, err := s.mdd.Close(ctx, r.FID)
 	if err != nil {
@@ -260,6 +265,29 @@ func (s *Server) close(ctx context.Context, req *ptlrpc.Request) error {
 	req.SetTransno(max(tn, t2))
 	req.ReplyBody(&wire.Empty{})
 	return nil
+}
+
+// closeAttrs keeps the size and times a close of a file open for writing
+// reports, as the MDT's lazy size. It fails only if the file could not
+// be locked.
+func (s *Server) closeAttrs(ctx context.Context, r *wire.CloseRequest, oh openHandle) (uint64, error) {
+	if !oh.write || r.Attr.Valid&(wire.AttrSize|wire.AttrBlocks|wire.AttrMtime|wire.AttrAtime|wire.AttrCtime) == 0 ||
+		!s.closeChanges(ctx, r.FID, &r.Attr) {
+		return 0, nil
+	}
+	args := setattrArgs(&r.Attr)
+	args.Valid &= mdd.SetSize | mdd.SetBlocks | mdd.SetMtime | mdd.SetAtime | mdd.SetCtime
+	args.Valid |= mdd.SetFromOpen
+	release, err := s.lockObjects(ctx, objLock{r.FID, bitsAttr})
+	if err != nil {
+		return 0, err
+	}
+	_, tn, err := s.mdd.SetAttr(ctx, mdd.Root(), r.FID, args)
+	release()
+	if err != nil && !errors.Is(err, mdd.ErrNotFound) {
+		s.log.Warn("close: attributes not kept", zap.Stringer("fid", r.FID), zap.Error(err))
+	}
+	return tn, nil
 }
 
 // closeChanges reports whether the size and times a close reports differ
