@@ -15,7 +15,7 @@ import (
 // the OPEN bit first (open.go), calling that lock back, and a truncate or
 // a layout change takes UPDATE. The creator's own writes it knows itself.
 //
-// An entry is made on the store's committer goroutine when the create
+// An entry is made under the store's apply token when the create
 // ran, before any open of the new file runs (mdd.CreateArgs.OnCreated), marked
 // by an open for writing before that open takes its EX lock, and taken
 // by the creating open after its intent lock was granted: whichever order

@@ -35,7 +35,7 @@ type CreateArgs struct {
 	// without a permission check, as POSIX has for the creating open.
 	Open bool
 	// OnCreated, if set, is called with the new inode's FID once the create
-	// ran, on the store's committer goroutine: before any later operation
+	// ran, under the store's apply token: before any later operation
 	// of the store (an open of the new inode included) runs.
 	OnCreated func(f wire.FID)
 	// Early answers once the create ran, before it is committed

@@ -9,7 +9,7 @@
 // Every modifying operation (Create, Mkdir, Mknod, Symlink, Link, Unlink,
 // Rmdir, Rename, SetAttr, SetXattr, RemoveXattr, Close of an orphan,
 // SweepOrphans) is one store operation: it checks everything first, then
-// writes, all inside one function the store's committer runs in a group
+// writes, all inside one function the store runs as one operation
 // transaction. It returns after the group committed, with the operation's
 // transno (0 when it changed nothing: a rename between two names of one
 // inode, a Close that destroyed nothing). Reads (Lookup, GetAttr,
@@ -35,7 +35,7 @@
 // # Unlink, open counts and orphans
 //
 // Open counts are in memory only (MDD.opens under MDD.mu). Open runs on
-// the committer goroutine like every modifying operation, changing the
+// the store's apply token like every modifying operation, changing the
 // count inside the operation with a rollback hook, so it is serialised
 // with unlinks: the unlink of the last name of an inode sees every earlier
 // open. If the inode is open it becomes an orphan (nlink 0, recorded in
@@ -45,7 +45,7 @@
 // without a store operation and without waiting for a group commit: the
 // unlink's orphan decision and MDD.orphans (every orphan, noted in the
 // same MDD.mu section) make the two orders of a close and an unlink both
-// right. Only the last close of an orphan goes through the committer. Destroying returns the inode's layout
+// right. Only the last close of an orphan goes through a store operation. Destroying returns the inode's layout
 // blob (Removed.Layout) so the caller destroys the OST objects. An orphan
 // of a previous run is kept until SweepOrphans, which the MDT calls when
 // recovery ended (replayed opens reopen orphans by FID); Check then insists
@@ -100,6 +100,6 @@
 //
 // # Lock order
 //
-// MDD.sweepM (SweepOrphans only) before the store's committer; MDD.mu is a
+// MDD.sweepM (SweepOrphans only) before the store's apply token; MDD.mu is a
 // leaf lock, never held across a store call.
 package mdd

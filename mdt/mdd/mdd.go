@@ -63,7 +63,7 @@ type Config struct {
 //
 // Open counts live in memory only (opens is guarded by mu; the lock is
 // never held across a store call). Every operation that reads or changes
-// them runs on the store's committer goroutine, so an unlink and an open
+// them runs under the store's apply token, so an unlink and an open
 // of the same inode are serialised: an unlink sees every open that ran
 // before it, committed or in its group.
 type MDD struct {
@@ -192,8 +192,8 @@ func (m *MDD) OpenCount(f wire.FID) int {
 // markOrphan decides, inside a store operation that removed the last name
 // of f, whether f becomes an orphan: it does if it is open. The decision
 // and the note in MDD.orphans are one step under MDD.mu, so that a Close
-// outside the committer (closeUnlinked) either ran before it, and the
-// inode is destroyed, or sees the note and goes through the committer.
+// outside a store operation (closeUnlinked) either ran before it, and the
+// inode is destroyed, or sees the note and goes through a store operation.
 func (m *MDD) markOrphan(t *store.Tx, f wire.FID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -223,7 +223,7 @@ func (m *MDD) forgetOrphan(t *store.Tx, f wire.FID) {
 
 // closeLinked drops one open of f without a store operation when that
 // cannot destroy it: another open remains, or f is not an orphan. It
-// reports false when the caller must go through the committer (the last
+// reports false when the caller must go through a store operation (the last
 // open of an orphan, or no open at all: an error to report there).
 func (m *MDD) closeLinked(f wire.FID) bool {
 	m.mu.Lock()

@@ -3,28 +3,18 @@ package store
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// Operation states: an Update's caller may cancel only a pending operation.
-const (
-	opPending int32 = iota
-	opRunning
-	opCanceled
-)
-
-// op is one Apply or Update call travelling to the committer.
+// op is one Apply or Update call.
 type op struct {
-	fn      func(*Tx) error
-	owner   uint64
-	state   atomic.Int32
-	applied chan struct{} // closed by the committer when transno, dep and err are final
-	done    chan struct{} // closed when the operation is durable, failed, or the store stopped
+	fn    func(*Tx) error
+	owner uint64
+	done  chan struct{} // closed when the operation is durable, failed, or the store stopped
 
-	// Written by the committer before applied is closed.
+	// Set while the operation runs, under the apply token.
 	transno    uint64
 	dep        uint64 // highest transno of another owner's write it read
 	err        error
@@ -36,34 +26,39 @@ type op struct {
 	commitErr error
 }
 
-// run is the committer: it applies operations one at a time, each over
-// the writes of those before it, and hands each one that wrote to the
-// flusher as a layer.
-func (s *Store) run() {
-	defer close(s.applierDone)
-	for {
-		var o *op
-		select {
-		case o = <-s.ops:
-		case <-s.closing:
-			return
-		}
-		if !o.state.CompareAndSwap(opPending, opRunning) {
-			close(o.applied) // cancelled by its caller, who no longer waits
-			close(o.done)
-			continue
-		}
-		if !s.waitRoom() {
-			o.err = s.stopErr()
-			close(o.applied)
-			close(o.done)
-			continue
-		}
-		s.apply(o)
+// run applies fn as one operation on the caller's goroutine, holding the
+// apply token: operations run one at a time, each over the writes of
+// those before it, and each one that wrote becomes a layer for the
+// flusher. The token replaces a committer goroutine, so an operation costs
+// no hand-off between threads.
+func (s *Store) run(ctx context.Context, fn func(*Tx) error) (*op, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
+	select {
+	case <-s.token:
+	case <-s.closing:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { s.token <- struct{}{} }()
+	select {
+	case <-s.closing:
+		return nil, ErrClosed
+	default:
+	}
+	o := &op{fn: fn, owner: ownerOf(ctx), done: make(chan struct{})}
+	if !s.waitRoom() {
+		o.err = s.stopErr()
+		close(o.done)
+		return o, nil
+	}
+	s.apply(o)
+	return o, nil
 }
 
-// waitRoom holds the committer while Options.MaxPending operations wait
+// waitRoom holds the applier while Options.MaxPending operations wait
 // for their commit. It reports false if the store failed or is closing.
 func (s *Store) waitRoom() bool {
 	for {
@@ -90,14 +85,12 @@ func (s *Store) waitRoom() bool {
 func (s *Store) apply(o *op) {
 	if err := s.failure(); err != nil {
 		o.err = err
-		close(o.applied)
 		close(o.done)
 		return
 	}
 	btx, pend, err := s.snapshot()
 	if err != nil {
 		o.err = fmt.Errorf("%w: begin: %w", ErrCommit, err)
-		close(o.applied)
 		close(o.done)
 		return
 	}
@@ -110,14 +103,12 @@ func (s *Store) apply(o *op) {
 	if o.err != nil {
 		o.transno = 0
 		runHooks(o.onRollback)
-		close(o.applied)
 		close(o.done)
 		return
 	}
 	runForward(o.onApply)
 	if o.transno == 0 { // read only: nothing to commit
 		runForward(o.onCommit)
-		close(o.applied)
 		close(o.done)
 		return
 	}
@@ -128,7 +119,6 @@ func (s *Store) apply(o *op) {
 	s.pmu.Lock()
 	s.pend = append(s.pend, l)
 	s.pmu.Unlock()
-	close(o.applied)
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -137,7 +127,8 @@ func (s *Store) apply(o *op) {
 
 // flush is the flusher: it commits the pending layers, oldest first, as
 // many as are there (up to Options.MaxBatch) in one bbolt transaction.
-// When the committer stopped it commits what is left and returns.
+// When Close took the apply token for good it commits what is left and
+// returns.
 //
 // Nobody waits for a layer of Apply: the flusher lets such layers gather
 // for Options.CommitDelay after the first one, so that one commit (bbolt's

@@ -33,7 +33,8 @@
 // # Operations, layers and commits
 //
 // Writes run through Apply or Update: the caller's function becomes one
-// operation, run by a single committer goroutine one at a time. Its writes
+// operation, run one at a time on the caller's goroutine under the apply
+// token (no hand-off to another thread). Its writes
 // go to a layer of its own (overlay.go), not to bbolt: if the function
 // fails, the layer is dropped and nothing it wrote takes effect (bbolt has
 // no savepoints; the layer is one). An operation that succeeded and wrote
@@ -43,7 +44,7 @@
 // the pending layers, oldest first, as many as are there (up to
 // Options.MaxBatch) in one bbolt transaction with the highest transno
 // stored in it, then drops them: one fsync for the group, while the
-// committer goes on applying. LastCommitted is the highest durable
+// operations go on being applied. LastCommitted is the highest durable
 // transno; transnos follow commit order.
 //
 // Apply returns once the operation ran: the MDT answers a create then,
@@ -121,13 +122,13 @@
 //
 // # Ownership and lock order
 //
-// Open starts the committer and the flusher; Close stops the committer
+// Open starts the flusher; Close takes the apply token for good
 // (operations not yet taken fail with ErrClosed), lets the flusher commit
 // what is pending (unless a barrier holds it) and closes the file. The
-// committer owns the last assigned transno and runs apply and rollback
+// token's holder owns the last assigned transno and runs apply and rollback
 // hooks; the flusher alone writes to bbolt and runs commit hooks. Store.pmu
 // guards the pending layers; it is a leaf. Hooks must not call Apply or
-// Update (the committer or flusher would wait for itself).
+// Update (the token's holder or the flusher would wait for itself).
 //
 // Check verifies the store-level invariants: bbolt page consistency, every
 // record decodes, records keyed by an inode belong to an existing one, the

@@ -10,7 +10,7 @@ import (
 )
 
 // A layer holds the writes of one applied operation that is not committed
-// yet. The committer fills it while the operation runs (Tx.buf) and
+// yet. The operation fills it while it runs (Tx.buf) and
 // freezes it when the operation succeeded; from then on it is read-only,
 // shared by every transaction that captured it, until the flusher has
 // committed it and drops it from Store.pend.

@@ -70,11 +70,11 @@ type FormatOptions struct {
 	NoSync bool
 }
 
-// Store is one MDT's bbolt file with its committer and flusher.
+// Store is one MDT's bbolt file with its apply token and flusher.
 //
-// Ownership: the committer goroutine (run) applies operations and owns
-// s.lastTransno; the flusher (flush) alone writes to bbolt. Both are
-// started by Open and stopped by Close. pmu guards pend and commitCh: the
+// Ownership: the holder of the apply token (run) applies an operation and
+// owns s.lastTransno; the flusher (flush) alone writes to bbolt. Open
+// starts the flusher and Close stops it. pmu guards pend and commitCh: the
 // flusher drops layers from pend only after their commit, and every
 // transaction captures pend and its bbolt read transaction together under
 // pmu, so that it sees each write exactly once (overlay.go).
@@ -85,11 +85,11 @@ type Store struct {
 	opts  Options
 	label Label
 
-	ops         chan *op      // unbuffered: a send completes only into the committer
+	token       chan struct{} // the apply token (buffer of one): held while an operation runs
 	kick        chan struct{} // a layer is pending (buffer of one)
 	urgent      chan struct{} // somebody waits for a commit (buffer of one)
 	closing     chan struct{} // closed by Close
-	applierDone chan struct{} // closed when run returns
+	applierDone chan struct{} // closed when Close took the token for good
 	stopped     chan struct{} // closed when flush returns
 	barrier     chan struct{} // closed by Barrier
 	barrierOnce sync.Once
@@ -99,13 +99,13 @@ type Store struct {
 	commitCh chan struct{} // closed and replaced at every commit (and at a failure)
 
 	lastCommitted atomic.Uint64 // highest transno durable on disk
-	lastTransno   uint64        // highest transno assigned; committer only
+	lastTransno   uint64        // highest transno assigned; under the token
 	lastApplied   atomic.Uint64 // lastTransno, for other goroutines
 	failErr       atomic.Pointer[error]
 	commits       atomic.Uint64 // bbolt commits of layers
 	committedOps  atomic.Uint64 // layers those commits held
 	hurried       atomic.Uint64 // commits a waiter asked for
-	commitHook    func() error // tests: runs before each commit; an error fails it
+	commitHook    func() error  // tests: runs before each commit; an error fails it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -222,7 +222,7 @@ func readLabel(btx *bbolt.Tx) (Label, error) {
 }
 
 // Open opens a formatted store, runs pending migrations and starts the
-// committer. It refuses a missing or unformatted file (ErrNotFormatted) and
+// flusher. It refuses a missing or unformatted file (ErrNotFormatted) and
 // a file of a newer storage version (ErrNewerVersion).
 func Open(path string, opts Options) (*Store, error) {
 	opts.defaults()
@@ -238,7 +238,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotFormatted, path, err)
 	}
 	s := &Store{db: db, path: path, log: opts.Logger, opts: opts,
-		ops: make(chan *op), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), closing: make(chan struct{}),
+		token: make(chan struct{}, 1), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), closing: make(chan struct{}),
 		applierDone: make(chan struct{}), stopped: make(chan struct{}), barrier: make(chan struct{}),
 		commitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
@@ -247,7 +247,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.log.Info("store opened", zap.String("target", s.label.Name()), zap.String("path", path),
 		zap.Uint64("last_committed", s.lastTransno))
-	go s.run()
+	s.token <- struct{}{}
 	go s.flush()
 	return s, nil
 }
@@ -308,12 +308,14 @@ func (s *Store) Path() string { return s.path }
 // Every transno up to it is durable too (transactions commit in order).
 func (s *Store) LastCommitted() uint64 { return s.lastCommitted.Load() }
 
-// Close stops the committer (operations not yet picked up fail with
-// ErrClosed), lets the flusher commit what was applied (unless a barrier
-// holds it) and closes the file.
+// Close stops applying (operations not yet started fail with ErrClosed),
+// lets the flusher commit what was applied (unless a barrier holds it)
+// and closes the file.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
+		<-s.token // the running operation ends; none starts after
+		close(s.applierDone)
 		<-s.stopped
 		s.closeErr = s.db.Close()
 		st := s.Stats()
@@ -370,7 +372,7 @@ func (s *Store) snapshot() (*bbolt.Tx, []*layer, error) {
 	return btx, s.pend, err
 }
 
-// View runs fn in a read-only transaction, concurrently with the committer
+// View runs fn in a read-only transaction, concurrently with operations
 // and other readers. It sees every applied operation, committed or not.
 // If fn read what an uncommitted operation of another owner (WithOwner)
 // wrote, View returns once that is committed (commit on share).
@@ -406,7 +408,7 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 // transno. A caller that answers a client with it must have the client
 // keep the request for replay until then (Lustre's reply before commit).
 //
-// fn runs on the committer goroutine, serialised with every other
+// fn runs on the caller's goroutine, serialised with every other
 // operation. Effects outside the store go in Tx.OnApply, Tx.OnCommit and
 // Tx.OnRollback hooks. If fn returns an error, nothing it wrote takes
 // effect and the error is returned as is. If fn read an uncommitted write
@@ -415,7 +417,7 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 // A ctx cancelled before fn starts makes Apply return ctx.Err() with
 // nothing done; once fn started, it runs to its end.
 func (s *Store) Apply(ctx context.Context, fn func(*Tx) error) (uint64, error) {
-	o, err := s.submit(ctx, fn)
+	o, err := s.run(ctx, fn)
 	if err != nil {
 		return 0, err
 	}
@@ -431,7 +433,7 @@ func (s *Store) Apply(ctx context.Context, fn func(*Tx) error) (uint64, error) {
 // Update is Apply that returns once the operation is durable (or, under a
 // Barrier, once it ran). A failed commit makes it return ErrCommit.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (uint64, error) {
-	o, err := s.submit(ctx, fn)
+	o, err := s.run(ctx, fn)
 	if err != nil {
 		return 0, err
 	}
@@ -450,30 +452,6 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (uint64, error) 
 		return 0, err
 	}
 	return o.transno, nil
-}
-
-// submit hands fn to the committer and waits until it ran.
-func (s *Store) submit(ctx context.Context, fn func(*Tx) error) (*op, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	o := &op{fn: fn, owner: ownerOf(ctx), applied: make(chan struct{}), done: make(chan struct{})}
-	select {
-	case s.ops <- o:
-	case <-s.closing:
-		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case <-o.applied:
-	case <-ctx.Done():
-		if o.state.CompareAndSwap(opPending, opCanceled) {
-			return nil, ctx.Err()
-		}
-		<-o.applied
-	}
-	return o, nil
 }
 
 // Stats counts the store's commits.

@@ -84,7 +84,7 @@ func (t *Tx) Writable() bool { return t.writable }
 // Transno returns the transno of the running operation, assigning it on
 // first call. Every operation that writes gets one (PutInode asks for it
 // to stamp Inode.Version); a view has none (0). Transnos are assigned in
-// the order the committer applies operations, which is commit order.
+// the order operations are applied, which is commit order.
 func (t *Tx) Transno() uint64 {
 	if !t.writable || t.cur == nil {
 		return 0
@@ -95,7 +95,7 @@ func (t *Tx) Transno() uint64 {
 	return t.cur.transno
 }
 
-// OnApply registers fn to run on the committer goroutine once the
+// OnApply registers fn to run under the apply token once the
 // operation succeeded, before any later operation runs (and before Apply
 // or Update returns). In a view it never runs.
 func (t *Tx) OnApply(fn func()) {
