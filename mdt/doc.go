@@ -42,9 +42,15 @@
 //	MDS_GET_INFO     Fid2pathRequest    → Fid2pathReply
 //
 // Credentials are the request's fsuid and fsgid (no supplementary groups
-// travel yet). Every modifying operation returns after its group commit
-// (fsync) with its transno, which the reply carries: nothing is
-// acknowledged that is not on disk. Errors reach the client as errno: the
+// travel yet). A create by open(O_CREAT) is answered once it ran in the
+// store (store.Apply), before its commit, with its transno, which the
+// reply carries: the client keeps the request, with the FID and layout of
+// the reply, until last_committed passes it and replays it after a
+// restart (Recovery, below), as Lustre clients do. Every other modifying
+// operation returns after its commit; so does one that read another
+// client's uncommitted change (commit on share), and MDS_SYNC waits for
+// all. Nothing is acknowledged that is neither on disk nor held for
+// replay. Errors reach the client as errno: the
 // mdd, lod and osp sentinels carry theirs (errnoTable).
 //
 // # Layouts and objects
@@ -61,10 +67,13 @@
 // that fails gives its objects back to the pools.
 //
 // The transaction that stores a layout also records, per OST, the highest
-// object layouts use (mdd's OnLayout hook, store's ost_lastused). When an
-// OST proxy first reaches its OST after a start, it has the OST destroy
-// the objects it precreated above that one: they were in the pools of the
-// previous run and no file has them (Lustre's "resetting orphans").
+// object layouts use (mdd's OnLayout hook, store's ost_lastused). The
+// objects the OSTs precreated above it were in the pools of the previous
+// run: no committed file has them, but a replayed create may claim them.
+// So an OST proxy started in the recovery window only notes that range
+// and precreates above it; when the window ends, the objects of the range
+// no replayed create claimed go to the destroy queue (osp's recovery
+// mode, Lustre's "resetting orphans").
 //
 // A regular file made by mknod (REINT_CREATE without a template) has no
 // layout (Lustre's delayed create). REINT_SETXATTR of "lustre.lov" on it
@@ -99,12 +108,16 @@
 // the same handle on the client's new export, so that the later close
 // finds it; after the window replays are refused (EBADF). When the
 // window ends, the orphans of the previous run that no replayed open
-// holds are destroyed; those held stay until their last close. Every
-// change is committed before its reply, so opens are all there is to
-// replay, and requests that are not replays are served during the window
-// (Lustre holds them back): an unlink of a file's last name that comes
-// before the replayed open of a client that held it destroys it, and the
-// replay then fails (ENOENT). mdt.*.recovery_status shows the window as
+// holds are destroyed; those held stay until their last close. A
+// replayed create (replay.go) makes the file again, with the FID and
+// layout of its first reply, if the restart lost it, and claims its
+// objects. A replayed close whose handle is gone keeps what it reports.
+// Requests that are not replays are served during the window (Lustre
+// holds them back): an unlink of a file's last name that comes before the
+// replayed open of a client that held it destroys it, and the replay then
+// fails (ENOENT). `lctl --device N readonly` stops the store's commits
+// until the restart (store.Barrier, Lustre's replay barrier), to test
+// recovery. mdt.*.recovery_status shows the window as
 // Lustre's does (status RECOVERING or COMPLETE, recovery_start,
 // time_remaining or recovery_duration, replayed_requests).
 //
@@ -154,7 +167,7 @@
 // costs one RPC and leaves the client caching under a lock. A replayed
 // request gets no lock. The creating open of a regular file also grants
 // the OPEN bit when no other open for writing came since the create
-// committed (fresh.go): with it the creator knows the new file is empty
+// (fresh.go): with it the creator knows the new file is empty
 // without glimpsing the OSTs, so every open for writing of an existing
 // regular file takes EX on the OPEN bit first.
 //
