@@ -13,7 +13,15 @@
 // creating, excluding or truncating again, with the same access mode —
 // carrying the reply's handle (OpenRequest.Handle), which the new MDT
 // instance registers again, so that the file stays open (an unlinked one
-// is not destroyed) and its close finds the handle. The caller's
+// is not destroyed) and its close finds the handle. An open that created
+// its file (the reply says Created) is replayed instead as a create
+// replay: an O_CREAT open of the same name asking for the FID and the
+// layout (with the objects) the reply gave, with the handle, so that an
+// MDT that lost the create in a crash recreates the file as this client
+// knows it (and may have written its objects), and one that has it
+// reopens it. Its close releases the request (Kept.Release) with the
+// handle 0: it is replayed, recreating the file without opening it,
+// until the MDT commits the create. The caller's
 // credentials travel in the context (ptlrpc.WithCreds) and the MDT checks
 // permissions against them. Errors the MDT returned arrive wrapped and
 // match their errno (errors.Is(err, syscall.ENOENT)).

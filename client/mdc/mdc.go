@@ -80,7 +80,7 @@ type MDC struct {
 	// opens are the open requests kept for replay (ptlrpc.Kept), by
 	// the file and handle their replies gave, until CloseFile.
 	openMu sync.Mutex
-	opens  map[openKey]*ptlrpc.Kept
+	opens  map[openKey]keptOpen
 }
 
 // openKey names an open handle of the MDT.
@@ -108,7 +108,7 @@ func New(cfg Config) (*MDC, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	m := &MDC{cfg: cfg, imp: imp, log: cfg.Logger.With(zap.String("target", cfg.Target)),
-		stats: rpcstats.New(), opens: map[openKey]*ptlrpc.Kept{}}
+		stats: rpcstats.New(), opens: map[openKey]keptOpen{}}
 	if err := m.newLocks(); err != nil {
 		_ = imp.Close()
 		return nil, err

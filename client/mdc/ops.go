@@ -136,7 +136,7 @@ func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply
 		kept.Drop()
 		return nil, err
 	}
-	m.keepOpen(&r, kept)
+	m.keepOpen(req, &r, kept)
 	return &r, nil
 }
 
@@ -145,40 +145,81 @@ func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply
 // whatever became of the name, never creating, excluding or truncating
 // again, with the same access mode — that restores the reply's handle,
 // so the file stays open (an unlinked one is not destroyed) and the close
-// finds its handle. Nil if the reply does not decode (the open fails).
+// finds its handle. An open that created its file is replayed as a
+// create replay (createReplay) instead, which recreates the file if the
+// MDT lost its create. Nil if the reply does not decode (the open fails).
 func replayOpenBody(req *wire.OpenRequest, rep *ptlrpc.Reply) []byte {
 	var r wire.InodeReply
-	if rep.Decode(&r) != nil { // r aliases rep: only FID and Handle are used
+	if rep.Decode(&r) != nil { // r aliases rep: used only before this returns
 		return nil
+	}
+	if r.Created {
+		return wire.AppendReint(nil, wire.ReintOpen, createReplay(req, &r, r.Handle))
 	}
 	return wire.AppendReint(nil, wire.ReintOpen, &wire.OpenRequest{Parent: req.Parent, FID: r.FID,
 		Flags: req.Flags &^ uint32(syscall.O_CREAT|syscall.O_EXCL|syscall.O_TRUNC), Handle: r.Handle})
 }
 
-// keepOpen records the kept request of an open until its CloseFile.
-func (m *MDC) keepOpen(r *wire.InodeReply, kept *ptlrpc.Kept) {
+// createReplay is the replay of an open that created its file (the reply
+// said Created): an O_CREAT open of the same name, asking for the FID the
+// reply gave and carrying the layout it gave (with the file's objects,
+// into which this client may have written), with handle (the reply's
+// while the file is open, 0 once closed: recreate, open nothing). The
+// MDT recreates the file so if it lost the create in a crash, and
+// otherwise reopens it (a handle) or does nothing (0). It never excludes
+// or truncates. The layout aliases r's.
+func createReplay(req *wire.OpenRequest, r *wire.InodeReply, handle uint64) *wire.OpenRequest {
+	return &wire.OpenRequest{Parent: req.Parent, Name: req.Name, FID: r.FID,
+		Flags: (req.Flags | uint32(syscall.O_CREAT)) &^ uint32(syscall.O_EXCL|syscall.O_TRUNC),
+		Mode:  req.Mode, Layout: r.Layout, Handle: handle}
+}
+
+// keptOpen is an open kept for replay until its CloseFile.
+type keptOpen struct {
+	kept *ptlrpc.Kept
+	// create is, for an open that created its file, its create replay
+	// with handle 0: the body the request is replayed with after the
+	// close, until the create commits.
+	create []byte
+}
+
+// keepOpen records the kept request of an open (req, answered r) until
+// its CloseFile.
+func (m *MDC) keepOpen(req *wire.OpenRequest, r *wire.InodeReply, kept *ptlrpc.Kept) {
 	if kept == nil {
 		return
 	}
+	o := keptOpen{kept: kept}
+	if r.Created {
+		o.create = wire.AppendReint(nil, wire.ReintOpen, createReplay(req, r, 0))
+	}
 	m.openMu.Lock()
 	old := m.opens[openKey{r.FID, r.Handle}]
-	m.opens[openKey{r.FID, r.Handle}] = kept
+	m.opens[openKey{r.FID, r.Handle}] = o
 	m.openMu.Unlock()
-	old.Drop() // a handle the MDT gave twice: the older open is gone
+	old.kept.Drop() // a handle the MDT gave twice: the older open is gone
 }
 
 // CloseFile closes an open handle (MDS_CLOSE), telling the MDT the size
 // and times this client knows (attr.Valid says which). The open is not
-// replayed any more, whatever the close's outcome: a client that gives
-// up on a close does not own the handle any more either.
+// replayed as an open any more, whatever the close's outcome: a client
+// that gives up on a close does not own the handle any more either. An
+// open that created its file is still replayed, as a create that opens
+// nothing, until the MDT commits the create (ptlrpc.Kept.Release): an
+// MDT that lost it recreates the file, with the objects this client may
+// have written.
 func (m *MDC) CloseFile(ctx context.Context, fid wire.FID, handle uint64, attr wire.Attr) error {
 	err := m.call(ctx, &ptlrpc.Req{Opcode: wire.MDSClose, Replayable: true,
 		Encode: &wire.CloseRequest{FID: fid, Handle: handle, Attr: attr}}, "close "+fid.String(), nil)
 	m.openMu.Lock()
-	kept := m.opens[openKey{fid, handle}]
+	o := m.opens[openKey{fid, handle}]
 	delete(m.opens, openKey{fid, handle})
 	m.openMu.Unlock()
-	kept.Drop()
+	if o.create != nil {
+		o.kept.Release(o.create)
+	} else {
+		o.kept.Drop()
+	}
 	return err
 }
 
