@@ -26,8 +26,11 @@ import (
 // that the cleanup after the window keeps them). A file that is here is
 // reopened as replayOpen does (a handle) or only described (0). Like
 // replayOpen, it is served only while the recovery window is open. The
-// create runs with the request's credentials, as the original did; a name
-// some other file took meanwhile fails the replay (EEXIST).
+// create runs with the request's credentials, as the original did, and
+// commits before it is answered (not CreateArgs.Early): the reply gives
+// it no transno of its own, and the client drops the request once
+// last_committed passes the original's. A name some other file took
+// meanwhile fails the replay (EEXIST).
 func (s *Server) replayCreate(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, st *exportState, r *wire.OpenRequest) error {
 	if !s.Recovering() {
 		return fmt.Errorf("%w: replayed create of %v/%q (%v) after recovery", ErrBadHandle, r.Parent, r.Name, r.FID)
