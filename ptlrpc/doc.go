@@ -105,7 +105,10 @@
 // later reply's last_committed passes it. When a reconnect shows a new
 // server incarnation (restart or failover), the import enters REPLAY and
 // resends the list in transno order with FlagReplay and the original
-// transno, one at a time, before any other request goes out. A request
+// transno, one at a time, before any other request goes out; a replay cut
+// short (a replayed request unanswered) is done again, whole, on the next
+// connection, even to the same instance (targets apply replays
+// idempotently). A request
 // sent with CallKeep (Lustre's rq_replay, for opens) is kept beyond its
 // commit, until its caller drops it (Kept.Drop, at close), and replayed
 // after every restart in the same order (a kept request whose reply had no

@@ -183,6 +183,7 @@ type Import struct {
 	replay        []*call          // replied calls with transno > lastCommitted, by transno
 	kept          map[uint64]*call // calls kept for replay until dropped (CallKeep), by Kept.id
 	keptSeq       uint64           // the last Kept.id handed out
+	replayDue     bool             // a replay was cut short: the next connection replays
 	released      map[*call][]byte // new bodies of kept calls released while replaying (Kept.Release)
 	evictions     uint64
 	stats         importCounters
@@ -437,7 +438,12 @@ func (imp *Import) connectOnce() error {
 	}
 	imp.pruneReplayLocked()
 	var toReplay []*call
-	if restarted && len(imp.replay)+len(imp.kept) > 0 {
+	// A replay cut short (replayAll) is done again, whole, on the next
+	// connection to the same instance: the target applies replays
+	// idempotently.
+	due := restarted || imp.replayDue && !evicted
+	imp.replayDue = false
+	if due && len(imp.replay)+len(imp.kept) > 0 {
 		toReplay = append(toReplay, imp.replay...)
 		for _, rc := range imp.kept {
 			toReplay = append(toReplay, rc)
@@ -481,6 +487,9 @@ func (imp *Import) replayAll(conn connState, calls []*call) error {
 			err = fmt.Errorf("ptlrpc: replay of transno %d: %w", c.transno, aerr)
 			imp.doneReplaying(calls[i:])
 			imp.mu.Lock()
+			if imp.conn.gen == conn.gen {
+				imp.replayDue = true
+			}
 			imp.setStateLocked(StateDisconnected)
 			imp.mu.Unlock()
 			return err

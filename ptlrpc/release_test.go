@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stria-fs/stria/internal/leaktest"
 	"github.com/stria-fs/stria/lnet"
 	"github.com/stria-fs/stria/lnet/lolnd"
+	"github.com/stria-fs/stria/lnet/netfault"
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -212,5 +214,69 @@ func TestKeptReleasedDuringReplay(t *testing.T) {
 	want := []releaseRecord{{true, 1, 1, "create a"}, {true, 2, 1, "create b"}}
 	if got := srv.records(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("second restart: server saw %v, want %v", got, want)
+	}
+}
+
+// A replay cut short (a replayed request lost: its attempt times out) is
+// done again on the next connection to the same server instance, from
+// the start, before any other request.
+func TestReplayCutShortIsRedone(t *testing.T) {
+	leaktest.Check(t)
+	f := lolnd.NewFabric()
+	rules := netfault.NewRules(1)
+	sln := node(t, f, "lo(1)", netfault.Wrap(lolnd.New(f), rules))
+	cln := node(t, f, "lo(2)")
+	var xid atomic.Uint64 // of "open b"
+	reint := func(s **server, seen *[]string, mu *sync.Mutex) map[wire.Opcode]Handler {
+		return map[wire.Opcode]Handler{wire.MDSReint: func(ctx context.Context, r *Request) error {
+			mu.Lock()
+			*seen = append(*seen, fmt.Sprintf("%v %s", r.IsReplay(), r.Body()))
+			mu.Unlock()
+			if string(r.Body()) == "open b" && !r.IsReplay() {
+				xid.Store(r.Msg().XID)
+			}
+			if !r.IsReplay() {
+				r.SetTransno((*s).transnos.Next())
+			}
+			return nil
+		}}
+	}
+	var mu sync.Mutex
+	var seen []string
+	var before, after *server
+	before = startServer(t, sln, reint(&before, &seen, &mu), func(_ *ServiceConfig, tc *TargetConfig) { tc.Incarnation = 1 })
+	imp := newImport(t, cln, []lnet.NID{lnet.LoNID(1)}, func(c *ImportConfig) { c.ConnectOpcode = wire.MDSConnect })
+	connect(t, imp)
+	ctx := testCtx(t)
+	for _, body := range []string{"open a", "open b"} {
+		rep, err := imp.Call(ctx, &Req{Opcode: wire.MDSReint, Body: []byte(body), Replayable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.Release()
+	}
+	before.svc.Close()
+	mu.Lock()
+	seen = nil
+	mu.Unlock()
+	// The first replay of "open b" is lost on its way to the server.
+	rules.Add(netfault.Rule{Match: netfault.Match{Dst: lnet.LoNID(1), Types: []lnet.MsgType{lnet.MsgPut},
+		Portals: []uint32{testReqPortal}, Bits: func(b uint64) bool { return b == xid.Load() }},
+		Action: netfault.Drop, Count: 1})
+	after = startServer(t, sln, reint(&after, &seen, &mu), func(_ *ServiceConfig, tc *TargetConfig) { tc.Incarnation = 2 })
+	after.transnos.last.Store(2) // nothing committed; new transnos after the replayed ones
+	rep, err := imp.Call(ctx, &Req{Opcode: wire.MDSReint, Body: []byte("after"), Replayable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Release()
+	mu.Lock()
+	got := fmt.Sprint(seen)
+	mu.Unlock()
+	if want := "[true open a true open a true open b false after]"; got != want {
+		t.Fatalf("server saw %s, want %s", got, want)
+	}
+	if st := rules.Stats(); st.Dropped != 1 {
+		t.Fatalf("netfault %+v", st)
 	}
 }
