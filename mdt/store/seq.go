@@ -159,11 +159,27 @@ func (t *Tx) ReserveFID(f wire.FID) error {
 		return ErrReadOnly
 	}
 	l, ok, err := t.local()
-	if err != nil || !ok || f.Seq != l.Seq || uint64(f.Oid) < uint64(l.NextOid) {
+	if err != nil {
 		return err
 	}
-	l.NextOid = f.Oid + 1
-	return t.put(t.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, l))
+	if ok && f.Seq == l.Seq {
+		if f.Oid < l.NextOid {
+			return nil
+		}
+		l.NextOid = f.Oid + 1
+		return t.put(t.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, l))
+	}
+	// A sequence the server has not handed out: the lost transaction
+	// gave it to the local allocator, which goes on from f.
+	r, rok, err := t.SeqServer()
+	if err != nil || !rok || f.Seq < r.Next || f.Seq >= r.End {
+		return err
+	}
+	r.Next = f.Seq + 1
+	if err := t.put(t.bk(bkSeq), []byte(keySeqServer), AppendSeqRange(nil, r)); err != nil {
+		return err
+	}
+	return t.put(t.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, localSeq{Seq: f.Seq, NextOid: f.Oid + 1}))
 }
 
 // FLDLookup returns the FLD range holding seq, or ErrNotFound.

@@ -156,3 +156,31 @@ func TestFLDOverlap(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReserveFID: a FID given back by a replayed create is never handed
+// out again, whether it lies ahead in the local sequence or in the next
+// sequence, which the lost transaction had opened.
+func TestReserveFID(t *testing.T) {
+	s := newStore(t, label0, Options{NoSync: true})
+	first := allocN(t, s, 1)[0]
+	ahead := wire.FID{Seq: first.Seq, Oid: first.Oid + 5}
+	next := wire.FID{Seq: first.Seq + 1, Oid: 1}
+	update(t, s, func(tx *Tx) error { return tx.ReserveFID(ahead) })
+	for _, f := range allocN(t, s, 10) {
+		if f.Seq == ahead.Seq && f.Oid <= ahead.Oid {
+			t.Fatalf("allocator handed out %v, at or below the reserved %v", f, ahead)
+		}
+	}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.ReserveFID(next); err != nil {
+			return err
+		}
+		// the local sequence runs out
+		l, _, _ := tx.local()
+		l.NextOid = MaxOid + 1
+		return tx.put(tx.bk(bkSeq), []byte(keySeqLocal), appendLocalSeq(nil, l))
+	})
+	if f := allocN(t, s, 1)[0]; f.Seq == next.Seq && f.Oid <= next.Oid {
+		t.Fatalf("allocator handed out %v again after reserving %v", f, next)
+	}
+}
