@@ -59,6 +59,10 @@ type Config struct {
 	// its context); an OST not connected by then keeps connecting in the
 	// background and I/O to it waits (default 5 s).
 	OSTWait time.Duration
+	// NoOpenCache closes every file on the MDT at its last close, instead
+	// of leaving the open of a file this client created and did not
+	// write under the file's OPEN lock (opencache.go).
+	NoOpenCache bool
 	// StatFSTimeout bounds the wait for one target's usage in StatFS and
 	// df; a target that does not answer in time counts as inactive
 	// (default 5 s).

@@ -393,7 +393,7 @@ func (f *file) release(ctx context.Context) error {
 				Blocks: sz.Blocks, Mtime: mtime}
 		}
 	}
-	if m, rerr := fs.lmv.Route(in.fid); rerr == nil {
+	if m, rerr := fs.lmv.Route(in.fid); rerr == nil && (written || err != nil || !fs.parkClose(m, in.fid, f.handle)) {
 		if cerr := m.CloseFile(ctx, in.fid, f.handle, attr); cerr != nil {
 			fs.log.Warn("close failed", zap.Stringer("fid", in.fid), zap.Error(cerr))
 			if err == nil {

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -33,9 +34,11 @@ type FS struct {
 	uuid string
 	node *obd.Node
 	own  bool // node is ours to close
-	mgc  *mgc.Client
-	lmv  *lmv.LMV
-	root wire.FID
+
+	noOpenCache atomic.Bool // llite.*.open_cache=0: close every file on the MDT at once
+	mgc         *mgc.Client
+	lmv         *lmv.LMV
+	root        wire.FID
 	// cbs serves the lock callbacks (blocking, completion, glimpse) the
 	// targets send this client; the per-target ldlm.Clients register
 	// their locks with it. Closed after every import.
@@ -81,6 +84,8 @@ func Mount(ctx context.Context, cfg Config) (*FS, error) {
 			rand.Uint32()&0xffff, rand.Uint32()&0xffff, rand.Uint64()&0xffffffffffff)
 	}
 	fs.log = cfg.Logger.With(zap.String("fsname", cfg.FSName), zap.String("client", fs.uuid))
+	fs.md.log = fs.log
+	fs.noOpenCache.Store(cfg.NoOpenCache)
 	if fs.node == nil {
 		fs.node, fs.own = obd.NewNode(fs.log), true
 	}
@@ -386,6 +391,7 @@ func (fs *FS) Close(ctx context.Context) error {
 	}
 	fs.mu.Lock()
 	fs.closed = true
+	fs.md.unmount.Store(true)
 	inodes := make([]*inode, 0, len(fs.inodes))
 	for _, in := range fs.inodes {
 		inodes = append(inodes, in)

@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"go.uber.org/zap"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -96,16 +98,20 @@ type mdCache struct {
 	mu      sync.Mutex
 	names   map[dentry]boundName
 	byLock  map[*ldlm.Lock][]dentry
-	pending map[wire.FID]struct{} // locks prefetchLock is taking
-	cleaned map[*mdc.MDC]uint64   // the MDT instance whose stale locks were dropped
-	kernel  kernelCache           // what the kernel was let keep (kcache.go)
+	pending map[wire.FID]struct{}       // locks prefetchLock is taking
+	cleaned map[*mdc.MDC]uint64         // the MDT instance whose stale locks were dropped
+	kernel  kernelCache                 // what the kernel was let keep (kcache.go)
+	parked  map[*ldlm.Lock][]parkedOpen // MDT opens closed when their lock goes (opencache.go)
+	unmount atomic.Bool                 // the FS is closing: parked opens go with the export
+	log     *zap.Logger
 }
 
 // cancelled is the MDC lock namespaces' Cancel hook: the names bound
 // under l are forgotten (its entry goes with the lock), and what the
 // kernel keeps under l is dropped (queued: kcache.go). It runs before the
 // cancel reaches the MDT.
-func (c *mdCache) cancelled(_ context.Context, l *ldlm.Lock, _ bool) {
+func (c *mdCache) cancelled(ctx context.Context, l *ldlm.Lock, _ bool) {
+	c.closeParked(ctx, l)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, d := range c.byLock[l] {
@@ -133,6 +139,9 @@ func (c *mdCache) converted(ctx context.Context, l *ldlm.Lock, dropped uint64) {
 	if dropped&wire.InodeLockLookup != 0 {
 		c.cancelled(ctx, l, false)
 		return
+	}
+	if dropped&wire.InodeLockOpen != 0 {
+		c.closeParked(ctx, l)
 	}
 	fid := l.Desc().Res.FID()
 	if e := entryOf(l); e != nil && e.fresh && dropped&wire.InodeLockOpen != 0 {

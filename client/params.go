@@ -39,12 +39,13 @@ const (
 	opFlush
 	opFsync
 	opRelease
+	opParkedClose
 	numOps
 )
 
 var opNames = [numOps]string{"lookup", "getattr", "setattr", "mkdir", "mknod", "symlink", "readlink",
 	"link", "unlink", "rmdir", "rename", "create", "open", "readdir", "statfs", "getxattr", "listxattr",
-	"setxattr", "removexattr", "flush", "fsync", "close"}
+	"setxattr", "removexattr", "flush", "fsync", "close", "close_deferred"}
 
 // llStats are the mount's operation counters (llite.*.stats).
 type llStats struct {
@@ -144,6 +145,12 @@ func (fs *FS) register() {
 	tree.Add(ll+"stats", obd.Param{Get: func() string { return fs.stats.format(time.Now()) }})
 	tree.Add(ll+"uuid", obd.Param{Get: func() string { return fs.uuid }})
 	tree.Add(ll+"fstype", obd.Param{Get: func() string { return "lustre" }})
+	tree.Add(ll+"open_cache", obd.Int(func() int64 {
+		if fs.noOpenCache.Load() {
+			return 0
+		}
+		return 1
+	}, func(v int64) { fs.noOpenCache.Store(v == 0) }, 0, 1))
 	fs.node.Control.Handle(CmdMount, fs.cmdMount)
 	fs.node.Control.Handle(CmdDf, fs.cmdDf)
 	fs.node.Control.Handle(CmdFid2Path, fs.cmdFid2Path)

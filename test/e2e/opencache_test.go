@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stria-fs/stria/test/cluster"
+)
+
+// TestOpenCache: the last close of a file a client created and did not
+// write leaves its MDT open under the file's OPEN lock (no MDS_CLOSE);
+// the close is sent when another client opens the file for writing or
+// unlinks it (their locks call the OPEN lock back), and at once when the
+// client wrote the file or llite.*.open_cache is 0.
+func TestOpenCache(t *testing.T) {
+	for _, r := range runners {
+		t.Run(r.String(), func(t *testing.T) {
+			testOpenCache(t, cluster.New(t, cluster.Options{Runner: r, Clients: 2}))
+		})
+	}
+}
+
+func testOpenCache(t *testing.T, c *cluster.Cluster) {
+	a, b := twoPaths(t, c)
+	closes := func() uint64 { return mdcSamples(t, c, "mds_close") }
+	// The kernel sends FUSE_RELEASE after close(2) returns: wait until
+	// the client handled n more, each closed or parked.
+	released := func() uint64 { return closes() + lliteCount(t, c, "close_deferred") }
+	waitReleased := func(from, n uint64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for released()-from < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("the client handled %d of %d releases", released()-from, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	before, rel := closes(), released()
+	must(t, "create e1", os.WriteFile(filepath.Join(a, "e1"), nil, 0o644))
+	must(t, "create e2", os.WriteFile(filepath.Join(a, "e2"), nil, 0o644))
+	must(t, "create w", os.WriteFile(filepath.Join(a, "w"), []byte("written"), 0o644))
+	waitReleased(rel, 3)
+	if got := closes() - before; got != 1 {
+		t.Fatalf("closing two fresh files and a written one sent %d MDS_CLOSE, want 1 (the written one's)", got)
+	}
+
+	before, rel = closes(), released()
+	f, err := os.OpenFile(filepath.Join(b, "e1"), os.O_WRONLY, 0)
+	must(t, "open e1 for writing on the other mount", err)
+	must(t, "close e1 on the other mount", f.Close())
+	waitReleased(rel, 2)
+	if got := closes() - before; got != 2 {
+		t.Errorf("an open for writing elsewhere and its close sent %d MDS_CLOSE, want 2 (the parked one too)", got)
+	}
+
+	before = closes()
+	must(t, "unlink e2 on the other mount", os.Remove(filepath.Join(b, "e2")))
+	if got := closes() - before; got != 1 {
+		t.Errorf("an unlink elsewhere sent %d MDS_CLOSE, want the parked one", got)
+	}
+	if _, err := os.Stat(filepath.Join(a, "e2")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat of the unlinked file: %v", err)
+	}
+
+	lctlOK(t, c, "set_param", "llite.*.open_cache=0")
+	before, rel = closes(), released()
+	must(t, "create e3 without the open cache", os.WriteFile(filepath.Join(a, "e3"), nil, 0o644))
+	waitReleased(rel, 1)
+	if got := closes() - before; got != 1 {
+		t.Errorf("with open_cache=0 a close sent %d MDS_CLOSE, want 1", got)
+	}
+}
+
+// lliteCount sums one counter of every mounted client's llite.*.stats.
+func lliteCount(t *testing.T, c *cluster.Cluster, name string) uint64 {
+	t.Helper()
+	var n uint64
+	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", "llite.*.stats"), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == name && f[2] == "samples" {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			must(t, "stats line "+line, err)
+			n += v
+		}
+	}
+	return n
+}
+
+// mdcSamples sums the samples of one RPC over every mounted client's MDCs
+// (lctl get_param mdc.*.stats).
+func mdcSamples(t *testing.T, c *cluster.Cluster, rpc string) uint64 {
+	t.Helper()
+	var n uint64
+	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", "mdc.*.stats"), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == rpc && f[2] == "samples" {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			must(t, "stats line "+line, err)
+			n += v
+		}
+	}
+	return n
+}
