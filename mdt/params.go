@@ -102,6 +102,7 @@ func (s *Server) addParams() {
 	add(mdtName+".num_exports", u64(func() uint64 { return uint64(len(s.tgt.Exports())) }))
 	add(mdtName+".last_committed", u64(s.store.LastCommitted))
 	add(mdtName+".recovery_status", str(func() string { return s.rec.status(s.cfg.RecoveryWindow) }))
+	add("mds.MDS."+ServiceName+".stats", str(func() string { return s.svc.Stats().Format() }))
 	statfs := func(f func(bs, blocks, bfree, bavail, files, ffree uint64) uint64) obd.Param {
 		return u64(func() uint64 {
 			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)

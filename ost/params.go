@@ -120,8 +120,4 @@ func (t *target) lastIDs() string {
 // formatServiceStats is ost.OSS.{ost,ost_io}.stats: the service's
 // counters, with the requests run on the receiving goroutine (inline) and
 // those of them handed to a new reader before they waited (detached).
-func formatServiceStats(st ptlrpc.ServiceStats) string {
-	return fmt.Sprintf("requests: %d\nreplies: %d\nerrors: %d\nbusy: %d\nmalformed: %d\nreconstructed: %d\n"+
-		"inline: %d\ndetached: %d\nqueued: %d\nrunning: %d\nthreads: %d\n", st.Requests, st.Replies, st.Errors,
-		st.Busy, st.Malformed, st.Reconstructed, st.Inline, st.Detached, st.Queued, st.Running, st.Threads)
-}
+func formatServiceStats(st ptlrpc.ServiceStats) string { return st.Format() }

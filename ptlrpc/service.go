@@ -505,6 +505,14 @@ type ServiceStats struct {
 	Estimate      ATSnapshot // service time estimate
 }
 
+// Format writes st as the stats parameter of a service
+// ("ost.OSS.ost.stats", "mds.MDS.mdt.stats"): one "name: value" a line.
+func (st ServiceStats) Format() string {
+	return fmt.Sprintf("requests: %d\nreplies: %d\nerrors: %d\nbusy: %d\nmalformed: %d\nreconstructed: %d\n"+
+		"inline: %d\ndetached: %d\nqueued: %d\nrunning: %d\nthreads: %d\n", st.Requests, st.Replies, st.Errors,
+		st.Busy, st.Malformed, st.Reconstructed, st.Inline, st.Detached, st.Queued, st.Running, st.Threads)
+}
+
 // Stats returns a snapshot of the service's counters.
 func (s *Service) Stats() ServiceStats {
 	c := &s.stats
