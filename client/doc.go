@@ -62,8 +62,12 @@
 // not cover, so that ENOSPC reaches the writer. Flush (every close) and
 // Fsync write everything back and return a write-back error this handle
 // was not told of yet; the OSTs make every write durable before they
-// answer, so Fsync sends nothing more. Release does the same, then closes
-// the MDT handle with the size and mtime this client knows. Truncate
+// answer, and Fsync asks the MDT to commit (MDS_SYNC) only when it
+// answered this client something it has not committed yet (a create).
+// Release does the same, then closes the MDT handle with the size and
+// mtime this client knows, or, for a file it created and did not write,
+// leaves the handle open under the file's OPEN lock until that lock goes
+// (opencache.go). Truncate
 // (SetAttr with a size, and O_TRUNC) goes to the MDT first, which checks
 // permissions, then writes back the file's cache and punches every object
 // to its share of the size, extending the object of the new last byte when
