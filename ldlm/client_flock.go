@@ -69,7 +69,14 @@ func (c *Client) Flock(ctx context.Context, res wire.ResID, cmd FlockCmd, fl Flo
 	l := c.newLockLocked(&d, true)
 	c.stats.enqueues++
 	c.mu.Unlock()
-	if err := c.send(ctx, l, flags, nil); err != nil {
+	// The enqueue is answered at once (granted, refused or queued): only
+	// the wait for the grant is interruptible, so that an interrupted
+	// wait knows the server's handle of the queued request to cancel (an
+	// enqueue abandoned before its reply would leave it queued).
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), flockCancelTimeout)
+	err := c.send(sctx, l, flags, nil)
+	scancel()
+	if err != nil {
 		return Flock{}, err
 	}
 	select {
