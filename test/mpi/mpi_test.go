@@ -172,6 +172,8 @@ func mpirun(t *testing.T, limit time.Duration, exe string, mca []string, args ..
 		return "", err
 	}
 	err = cmd.Wait()
+	// Ranks that mpirun signalled may take a moment to exit after it.
+	waitSession(cmd.Process.Pid, 10*time.Second)
 	if left := killSession(cmd.Process.Pid); len(left) > 0 {
 		t.Errorf("processes of mpirun's session left after it exited, killed: %v", left)
 	}
@@ -182,14 +184,32 @@ func mpirun(t *testing.T, limit time.Duration, exe string, mca []string, args ..
 	return out.String(), err
 }
 
+// waitSession waits, at most d, until no live process is in session sid.
+func waitSession(sid int, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end) && len(session(sid)) > 0; {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // killSession SIGKILLs every process whose session id is sid and returns
 // their pids.
 func killSession(sid int) []int {
+	var killed []int
+	for _, pid := range session(sid) {
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, pid)
+		}
+	}
+	return killed
+}
+
+// session returns the live (not zombie) processes of session sid.
+func session(sid int) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var killed []int
+	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -208,11 +228,9 @@ func killSession(sid int) []int {
 		if len(f) < 4 || f[3] != strconv.Itoa(sid) || f[0] == "Z" {
 			continue
 		}
-		if syscall.Kill(pid, syscall.SIGKILL) == nil {
-			killed = append(killed, pid)
-		}
+		pids = append(pids, pid)
 	}
-	return killed
+	return pids
 }
 
 // pattern is byte j of record i, as iorhard.c's pattern computes it.
