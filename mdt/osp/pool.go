@@ -187,23 +187,28 @@ func (d *Device) broadcastLocked() {
 	d.refilled = make(chan struct{})
 }
 
+// lastUsed reads the store's last used object of this OST (ok false:
+// none yet); an error is logged.
+func (d *Device) lastUsed() (last wire.FID, ok bool, err error) {
+	err = d.cfg.Store.View(d.ctx, func(t *store.Tx) error {
+		var err error
+		last, ok, err = t.OSTLastUsed(d.cfg.Index)
+		return err
+	})
+	if err != nil && d.ctx.Err() == nil {
+		d.log.Error("reading the last used object", zap.Error(err))
+	}
+	return last, ok, err
+}
+
 // cleanupOrphans has the OST destroy the objects it precreated for this
 // MDT that no committed layout uses — those above the last used object the
 // store records (Lustre's "resetting orphans" at the first connection). It
 // runs before the first precreate, so the pool hands out nothing it
 // destroys. It reports false when it should be tried again.
 func (d *Device) cleanupOrphans() bool {
-	var last wire.FID
-	var ok bool
-	err := d.cfg.Store.View(d.ctx, func(t *store.Tx) error {
-		var err error
-		last, ok, err = t.OSTLastUsed(d.cfg.Index)
-		return err
-	})
+	last, ok, err := d.lastUsed()
 	if err != nil {
-		if d.ctx.Err() == nil {
-			d.log.Error("reading the last used object", zap.Error(err))
-		}
 		return false
 	}
 	var lastUsed uint32

@@ -109,17 +109,8 @@ func (d *Device) resetOrphans() bool {
 // LAST_ID for this MDT. ok is false when the OST cannot tell (its orphans
 // then stay); done is false when it should be tried again.
 func (d *Device) readOrphanRange() (r orphanRange, ok, done bool) {
-	var last wire.FID
-	var used bool
-	err := d.cfg.Store.View(d.ctx, func(t *store.Tx) error {
-		var err error
-		last, used, err = t.OSTLastUsed(d.cfg.Index)
-		return err
-	})
+	last, used, err := d.lastUsed()
 	if err != nil {
-		if d.ctx.Err() == nil {
-			d.log.Error("reading the last used object", zap.Error(err))
-		}
 		return r, false, false
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.RPCTimeout)

@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,4 +94,35 @@ func needRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (other users' credentials, mount namespaces); make test runs as root")
 	}
+}
+
+// seededBytes returns a function of random byte slices from a seed it
+// logs, so that a failure can be replayed.
+func seededBytes(t testing.TB, stream uint64) (func(n int) []byte, *rand.Rand) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, stream))
+	return func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}, rng
+}
+
+// statSamples sums the samples of counter name over the stats parameters
+// pattern names (lctl get_param -n PATTERN): every mounted client's.
+func statSamples(t testing.TB, c *cluster.Cluster, pattern, name string) uint64 {
+	t.Helper()
+	var n uint64
+	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", pattern), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == name && f[2] == "samples" {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			must(t, "stats line "+line, err)
+			n += v
+		}
+	}
+	return n
 }

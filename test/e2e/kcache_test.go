@@ -3,8 +3,6 @@ package e2e
 import (
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -17,16 +15,7 @@ import (
 // (lctl get_param llite.*.stats): what the kernel did not answer itself.
 func lliteLookups(t *testing.T, c *cluster.Cluster) uint64 {
 	t.Helper()
-	var n uint64
-	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", "llite.*.stats"), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 3 && f[0] == "lookup" && f[2] == "samples" {
-			v, err := strconv.ParseUint(f[1], 10, 64)
-			must(t, "stats line "+line, err)
-			n += v
-		}
-	}
-	return n
+	return statSamples(t, c, "llite.*.stats", "lookup")
 }
 
 // testKernelCache: the kernel keeps names (and a symlink's attributes)

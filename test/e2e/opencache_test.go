@@ -5,8 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,10 +26,10 @@ func TestOpenCache(t *testing.T) {
 
 func testOpenCache(t *testing.T, c *cluster.Cluster) {
 	a, b := twoPaths(t, c)
-	closes := func() uint64 { return mdcSamples(t, c, "mds_close") }
+	closes := func() uint64 { return statSamples(t, c, "mdc.*.stats", "mds_close") }
 	// The kernel sends FUSE_RELEASE after close(2) returns: wait until
 	// the client handled n more, each closed or parked.
-	released := func() uint64 { return closes() + lliteCount(t, c, "close_deferred") }
+	released := func() uint64 { return closes() + statSamples(t, c, "llite.*.stats", "close_deferred") }
 	waitReleased := func(from, n uint64) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -76,35 +74,4 @@ func testOpenCache(t *testing.T, c *cluster.Cluster) {
 	if got := closes() - before; got != 1 {
 		t.Errorf("with open_cache=0 a close sent %d MDS_CLOSE, want 1", got)
 	}
-}
-
-// lliteCount sums one counter of every mounted client's llite.*.stats.
-func lliteCount(t *testing.T, c *cluster.Cluster, name string) uint64 {
-	t.Helper()
-	var n uint64
-	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", "llite.*.stats"), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 3 && f[0] == name && f[2] == "samples" {
-			v, err := strconv.ParseUint(f[1], 10, 64)
-			must(t, "stats line "+line, err)
-			n += v
-		}
-	}
-	return n
-}
-
-// mdcSamples sums the samples of one RPC over every mounted client's MDCs
-// (lctl get_param mdc.*.stats).
-func mdcSamples(t *testing.T, c *cluster.Cluster, rpc string) uint64 {
-	t.Helper()
-	var n uint64
-	for _, line := range strings.Split(lctlOK(t, c, "get_param", "-n", "mdc.*.stats"), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 3 && f[0] == rpc && f[2] == "samples" {
-			v, err := strconv.ParseUint(f[1], 10, 64)
-			must(t, "stats line "+line, err)
-			n += v
-		}
-	}
-	return n
 }

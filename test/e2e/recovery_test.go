@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,16 +23,7 @@ func TestOpenFilesSurviveMDSRestart(t *testing.T) {
 }
 
 func testOpenReplay(t *testing.T, c *cluster.Cluster) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 2))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
+	random, _ := seededBytes(t, 2)
 	dir := freshDir(t, c, 0)
 	unlinked := filepath.Join(dir, "unlinked")
 	f, err := os.OpenFile(unlinked, os.O_CREATE|os.O_RDWR, 0o644)

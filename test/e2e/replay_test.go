@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,16 +28,7 @@ func TestCreatesReplayedAfterMDSRestart(t *testing.T) {
 }
 
 func testCreateReplay(t *testing.T, c *cluster.Cluster) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 3))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
+	random, rng := seededBytes(t, 3)
 	dir := freshDir(t, c, 0)
 	must(t, "write the file made before the barrier", os.WriteFile(filepath.Join(dir, "before"), []byte("old"), 0o644))
 	mdt := c.FSName() + "-MDT0000"
