@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"sync"
 
+	"github.com/stria-fs/stria/ost/osd"
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -46,7 +47,8 @@ func (p *bufPool) get(n int) *ioBuf {
 		x.b = x.b[:n]
 		return x
 	}
-	return &ioBuf{b: make([]byte, n, 1<<(c+minClassShift)), class: c}
+	// Aligned, so that whole aligned blocks of it can go direct (osd).
+	return &ioBuf{b: osd.AlignedBuf(n, 1<<(c+minClassShift)), class: c}
 }
 
 // put returns x to its class.

@@ -53,7 +53,7 @@ func benchRW(b *testing.B, write bool, opts osd.Options) {
 		b.Fatal(err)
 	}
 	defer raw.Close()
-	buf := make([]byte, benchIO) // page-aligned, as the OST's pooled buffers
+	buf := osd.AlignedBuf(benchIO, benchIO) // as the OST's pooled buffers
 	for i := range buf {
 		buf[i] = byte(i * 7)
 	}

@@ -39,6 +39,18 @@ const (
 	minDirectRead = 256 << 10
 )
 
+// AlignedBuf returns a slice of length n and capacity c (c >= n) that
+// starts on a directAlign boundary, as direct I/O wants its buffers: Go's
+// allocator does not promise that alignment, even for large slices.
+func AlignedBuf(n, c int) []byte {
+	b := make([]byte, c+directAlign)
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % directAlign)
+	if off != 0 {
+		off = directAlign - off
+	}
+	return b[off : off+n : off+c]
+}
+
 // pread reads p at off of the object open as e, direct when it can, up
 // to the end of the object (io.EOF).
 func (d *Dir) pread(e *fdEntry, fid wire.FID, p []byte, off int64) (int, error) {

@@ -30,7 +30,7 @@ func TestDirDirectWrites(t *testing.T) {
 			copy(model[off:], p)
 		}
 		fill := func(n int, seed byte) []byte {
-			b := make([]byte, n) // 64 KiB and up: page-aligned
+			b := AlignedBuf(n, n)
 			for i := range b {
 				b[i] = seed + byte(i*7)
 			}
@@ -97,7 +97,7 @@ func TestDirDirectReads(t *testing.T) {
 		copy(model[300000:], patch)
 		read := func(off, n int) {
 			t.Helper()
-			got := make([]byte, n) // 256 KiB and up: page-aligned
+			got := AlignedBuf(n, n)
 			m, err := d.ReadAt(ctx, f, got, int64(off))
 			want := model[min(off, size):min(off+n, size)]
 			if m != len(want) || !bytes.Equal(got[:m], want) {
