@@ -270,11 +270,7 @@ func (f *file) Fsync(ctx context.Context, datasync bool) error {
 	if err := f.Flush(ctx); err != nil {
 		return err
 	}
-	m, err := f.fs.lmv.Route(f.in.fid)
-	if err != nil {
-		return err
-	}
-	return m.Sync(f.fs.rpcCtx(ctx), f.in.fid)
+	return f.fs.syncMDT(ctx, f.in.fid)
 }
 
 // Allocate is fallocate(2) (Lustre's OST_FALLOCATE): mode 0 preallocates

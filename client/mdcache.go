@@ -2,11 +2,12 @@ package client
 
 import (
 	"context"
-	"go.uber.org/zap"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/stria-fs/stria/client/mdc"
 	"github.com/stria-fs/stria/ldlm"

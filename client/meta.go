@@ -357,11 +357,17 @@ func (fs *FS) SyncMeta(ctx context.Context, dir wire.FID) error {
 	if err != nil {
 		return err
 	}
-	m, err := fs.lmv.Route(dir)
+	return fs.syncMDT(ctx, dir)
+}
+
+// syncMDT has the MDT of fid commit what it answered this client and has
+// not committed (mdc.Sync: nothing to send when all is committed).
+func (fs *FS) syncMDT(ctx context.Context, fid wire.FID) error {
+	m, err := fs.lmv.Route(fid)
 	if err != nil {
 		return err
 	}
-	return m.Sync(fs.rpcCtx(ctx), dir)
+	return m.Sync(fs.rpcCtx(ctx), fid)
 }
 
 // StatFS sums the OSTs' space and the MDTs' inodes (Lustre's rule): free

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stria-fs/stria/obd"
 	"github.com/stria-fs/stria/ost/osd"
-	"github.com/stria-fs/stria/ptlrpc"
 )
 
 // paramTimeout bounds a statfs made for `lctl get_param`.
@@ -57,7 +56,7 @@ func (s *Server) addParams() {
 		svc := svc
 		p := "ost.OSS." + []string{ServiceOST, ServiceOSTIO}[i] + "."
 		tree.AddUint(p+"threads_max", func() uint64 { return uint64(svc.Stats().Threads) })
-		tree.Add(p+"stats", obd.Param{Get: func() string { return formatServiceStats(svc.Stats()) }})
+		tree.Add(p+"stats", obd.Param{Get: func() string { return svc.Stats().Format() }})
 	}
 	tree.Add("fail_loc", obd.Int(func() int64 { l, _ := s.fail.get(); return int64(l) },
 		func(v int64) { _, val := s.fail.get(); s.fail.set(uint32(v), val) }, 0, math.MaxUint32))
@@ -116,8 +115,3 @@ func (t *target) lastIDs() string {
 	}
 	return b.String()
 }
-
-// formatServiceStats is ost.OSS.{ost,ost_io}.stats: the service's
-// counters, with the requests run on the receiving goroutine (inline) and
-// those of them handed to a new reader before they waited (detached).
-func formatServiceStats(st ptlrpc.ServiceStats) string { return st.Format() }

@@ -112,7 +112,6 @@ func (s *Store) apply(o *op) {
 		close(o.done)
 		return
 	}
-	s.lastTransno = o.transno
 	s.lastApplied.Store(o.transno)
 	l.transno = o.transno
 	l.freeze()

@@ -73,7 +73,7 @@ type FormatOptions struct {
 // Store is one MDT's bbolt file with its apply token and flusher.
 //
 // Ownership: the holder of the apply token (run) applies an operation and
-// owns s.lastTransno; the flusher (flush) alone writes to bbolt. Open
+// assigns transnos (lastApplied); the flusher (flush) alone writes to bbolt. Open
 // starts the flusher and Close stops it. pmu guards pend and commitCh: the
 // flusher drops layers from pend only after their commit, and every
 // transaction captures pend and its bbolt read transaction together under
@@ -99,8 +99,7 @@ type Store struct {
 	commitCh chan struct{} // closed and replaced at every commit (and at a failure)
 
 	lastCommitted atomic.Uint64 // highest transno durable on disk
-	lastTransno   uint64        // highest transno assigned; under the token
-	lastApplied   atomic.Uint64 // lastTransno, for other goroutines
+	lastApplied   atomic.Uint64 // highest transno assigned; written under the token
 	failErr       atomic.Pointer[error]
 	commits       atomic.Uint64 // bbolt commits of layers
 	committedOps  atomic.Uint64 // layers those commits held
@@ -246,7 +245,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.log.Info("store opened", zap.String("target", s.label.Name()), zap.String("path", path),
-		zap.Uint64("last_committed", s.lastTransno))
+		zap.Uint64("last_committed", s.LastCommitted()))
 	s.token <- struct{}{}
 	go s.flush()
 	return s, nil
@@ -291,9 +290,9 @@ func (s *Store) load() error {
 		if len(v) != 8 {
 			return fmt.Errorf("%w: meta transno", ErrCorrupt)
 		}
-		s.lastTransno = binary.BigEndian.Uint64(v)
-		s.lastCommitted.Store(s.lastTransno)
-		s.lastApplied.Store(s.lastTransno)
+		last := binary.BigEndian.Uint64(v)
+		s.lastCommitted.Store(last)
+		s.lastApplied.Store(last)
 		return nil
 	})
 }
@@ -465,9 +464,6 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	return Stats{Commits: s.commits.Load(), CommittedOps: s.committedOps.Load(), Hurried: s.hurried.Load()}
 }
-
-// LastApplied returns the highest transno of an applied operation.
-func (s *Store) LastApplied() uint64 { return s.lastApplied.Load() }
 
 // Sync returns once every operation applied before it is durable (MDS_SYNC,
 // fsync of a file or directory), or the store failed or stopped.

@@ -90,7 +90,7 @@ func (t *Tx) Transno() uint64 {
 		return 0
 	}
 	if t.cur.transno == 0 {
-		t.cur.transno = t.s.lastTransno + 1
+		t.cur.transno = t.s.lastApplied.Load() + 1
 	}
 	return t.cur.transno
 }
