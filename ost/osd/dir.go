@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,6 +131,11 @@ func objectName(fid wire.FID) string {
 	return string(b)
 }
 
+// fanPath is the directory holding fid's file.
+func (d *Dir) fanPath(fid wire.FID) string {
+	return filepath.Join(d.dir, objectsName, seqName(fid.Seq), fanName(fid.Oid))
+}
+
 func (d *Dir) lockFor(fid wire.FID) *sync.Mutex {
 	var h maphash.Hash
 	h.SetSeed(d.seed)
@@ -186,6 +192,9 @@ func (d *Dir) Create(ctx context.Context, fid wire.FID, a Attr) error {
 		err = s.setLast(fid.Oid)
 	}
 	s.mu.Unlock()
+	if err == nil && s.lazy.has(fid.Oid) {
+		err = fmt.Errorf("%w: %v", ErrExists, fid) // precreated, without a file yet
+	}
 	if err != nil {
 		d.space.putObjects(1)
 		return err
@@ -196,7 +205,7 @@ func (d *Dir) Create(ctx context.Context, fid wire.FID, a Attr) error {
 		d.space.putObjects(1)
 		return err
 	}
-	if err := syncDir(filepath.Join(d.dir, objectsName, seqName(fid.Seq), fanName(fid.Oid))); err != nil {
+	if err := syncDir(d.fanPath(fid)); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -228,7 +237,10 @@ func (d *Dir) createFile(fid wire.FID, a Attr) (int, error) {
 	return fd, nil
 }
 
-// Destroy implements Store.
+// Destroy implements Store. An object without a file (dir_lazy.go) is
+// destroyed by clearing its bit durably. For one with a file, a clear of
+// its bit not yet synced is synced first, so that the object cannot come
+// back as an empty one after a crash.
 func (d *Dir) Destroy(ctx context.Context, fid wire.FID) error {
 	if err := d.begin(ctx); err != nil {
 		return err
@@ -237,10 +249,40 @@ func (d *Dir) Destroy(ctx context.Context, fid wire.FID) error {
 	if err := CheckFID(fid); err != nil {
 		return err
 	}
+	s, err := d.seq(fid.Seq, false)
+	if err != nil {
+		return err
+	}
+	if s != nil {
+		mu := d.lockFor(fid)
+		mu.Lock()
+		unmade, err := s.lazy.clear(fid.Oid)
+		mu.Unlock()
+		if err == nil {
+			if unmade {
+				err = s.lazy.sync(ctx)
+			} else {
+				err = s.lazy.syncIfDirty(ctx)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if unmade {
+			// No file, unless a crash left one beside the bit.
+			if err := d.destroy(fid); isNotFound(err) {
+				d.space.putObjects(1)
+				return nil
+			} else if err != nil {
+				return err
+			}
+			return syncDir(d.fanPath(fid))
+		}
+	}
 	if err := d.destroy(fid); err != nil {
 		return err
 	}
-	return syncDir(filepath.Join(d.dir, objectsName, seqName(fid.Seq), fanName(fid.Oid)))
+	return syncDir(d.fanPath(fid))
 }
 
 // destroy unlinks fid's files without syncing the directory.
@@ -282,6 +324,12 @@ func (d *Dir) ReadAt(ctx context.Context, fid wire.FID, p []byte, off int64) (in
 	}
 	defer d.end()
 	e, err := d.open(fid)
+	if isNotFound(err) && d.unmade(fid) {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF // an empty object
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -301,7 +349,7 @@ func (d *Dir) WriteAt(ctx context.Context, fid wire.FID, p []byte, off int64) (i
 		return 0, err
 	}
 	defer d.end()
-	e, err := d.open(fid)
+	e, err := d.openMade(fid)
 	if err != nil {
 		return 0, err
 	}
@@ -347,7 +395,7 @@ func (d *Dir) Punch(ctx context.Context, fid wire.FID, off, length int64) error 
 		return err
 	}
 	defer d.end()
-	e, err := d.open(fid)
+	e, err := d.openMade(fid)
 	if err != nil {
 		return err
 	}
@@ -391,7 +439,7 @@ func (d *Dir) Truncate(ctx context.Context, fid wire.FID, size int64) error {
 		return err
 	}
 	defer d.end()
-	e, err := d.open(fid)
+	e, err := d.openMade(fid)
 	if err != nil {
 		return err
 	}
@@ -415,6 +463,10 @@ func (d *Dir) Close() error {
 		if s.fd >= 0 {
 			unix.Close(s.fd)
 			s.fd = -1
+		}
+		if s.lazy != nil {
+			unix.Close(s.lazy.fd)
+			s.lazy.fd = -1
 		}
 	}
 	d.seqMu.Unlock()

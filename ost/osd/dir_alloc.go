@@ -20,7 +20,7 @@ func (d *Dir) Allocate(ctx context.Context, fid wire.FID, off, length int64, kee
 		return err
 	}
 	defer d.end()
-	e, err := d.open(fid)
+	e, err := d.openMade(fid)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (d *Dir) Unallocated(ctx context.Context, fid wire.FID, off, length int64) 
 		return 0, err
 	}
 	defer d.end()
-	e, err := d.open(fid)
+	e, err := d.openMade(fid)
 	if err != nil {
 		return 0, err
 	}

@@ -3,7 +3,6 @@ package osd
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/stria-fs/stria/wire"
 	"golang.org/x/sys/unix"
@@ -93,7 +92,7 @@ func (d *Dir) writeAttr(fd int, fid wire.FID, a Attr) error {
 		return err
 	}
 	if created {
-		return syncDir(filepath.Join(d.dir, objectsName, seqName(fid.Seq), fanName(fid.Oid)))
+		return syncDir(d.fanPath(fid))
 	}
 	return nil
 }
@@ -105,6 +104,9 @@ func (d *Dir) GetAttr(ctx context.Context, fid wire.FID) (Attr, error) {
 	}
 	defer d.end()
 	e, err := d.open(fid)
+	if isNotFound(err) && d.unmade(fid) {
+		return Attr{}, nil // an empty object, no stored fields
+	}
 	if err != nil {
 		return Attr{}, err
 	}
@@ -130,7 +132,7 @@ func (d *Dir) SetAttr(ctx context.Context, fid wire.FID, a Attr, mask AttrMask) 
 		return err
 	}
 	defer d.end()
-	e, err := d.open(fid)
+	e, err := d.openMade(fid)
 	if err != nil {
 		return err
 	}
@@ -189,11 +191,17 @@ func (d *Dir) SyncObject(ctx context.Context, fid wire.FID) error {
 	}
 	defer d.end()
 	e, err := d.open(fid)
+	if isNotFound(err) && d.unmade(fid) {
+		return nil // its bit was synced when it was precreated
+	}
 	if err != nil {
 		return err
 	}
 	defer d.fds.release(e)
-	return e.syncs.sync(ctx, func() error { return d.syncObject(e.fd, fid) })
+	if err := e.syncs.sync(ctx, func() error { return d.syncObject(e.fd, fid) }); err != nil {
+		return err
+	}
+	return d.syncFan(fid) // the entry of a file made since its directory's sync
 }
 
 // syncObject fsyncs the object file open as fd and its sidecar.

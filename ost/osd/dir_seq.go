@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/stria-fs/stria/wire"
 	"go.uber.org/zap"
@@ -27,6 +28,12 @@ type dirSeq struct {
 	// last is LAST_ID: the highest oid ever allocated in the sequence. It
 	// is at least every existing object's oid and never decreases.
 	last uint32
+
+	lazy  *lazyMap    // precreated objects without a file (dir_lazy.go); set with ok
+	ready atomic.Bool // ok, readable without mu
+	// dirtyFans has bit i set when an object file was made in d<i> since
+	// that directory's last sync.
+	dirtyFans atomic.Uint32
 }
 
 // seq returns sequence seq ready for use, making its directories and
@@ -40,6 +47,9 @@ func (d *Dir) seq(seq uint64, create bool) (*dirSeq, error) {
 		d.seqs[seq] = s
 	}
 	d.seqMu.Unlock()
+	if s.ready.Load() {
+		return s, nil // without s.mu, which a precreate holds across fsyncs
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ok {
@@ -63,6 +73,15 @@ func (d *Dir) seq(seq uint64, create bool) (*dirSeq, error) {
 	if err == nil && n > 0 {
 		s.last, err = decodeLastID(buf[:n])
 	}
+	var lfd int
+	if err == nil {
+		lfd, err = unix.Openat(d.root, name+"/"+lazyName, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			if s.lazy, err = loadLazy(lfd, s.last); err != nil {
+				unix.Close(lfd)
+			}
+		}
+	}
 	if err == nil {
 		err = syncDir(filepath.Join(d.dir, objectsName, name))
 	}
@@ -71,9 +90,14 @@ func (d *Dir) seq(seq uint64, create bool) (*dirSeq, error) {
 	}
 	if err != nil {
 		unix.Close(fd)
+		if s.lazy != nil {
+			unix.Close(s.lazy.fd)
+			s.lazy = nil
+		}
 		return nil, fmt.Errorf("sequence %#x: %w", seq, mapErrno(err))
 	}
 	s.fd, s.ok = fd, true
+	s.ready.Store(true)
 	return s, nil
 }
 
@@ -134,8 +158,9 @@ func (d *Dir) LastID(ctx context.Context, seq uint64) (uint32, error) {
 	return s.last, nil
 }
 
-// Precreate implements Store. LAST_ID moves first, so a crash part-way
-// leaves unused ids behind, never an object above LAST_ID.
+// Precreate implements Store. LAST_ID moves first, then the objects' bits
+// (dir_lazy.go), so a crash part-way leaves unused ids behind, never an
+// object above LAST_ID.
 func (d *Dir) Precreate(ctx context.Context, seq uint64, count int) (wire.FID, wire.FID, error) {
 	if err := d.begin(ctx); err != nil {
 		return wire.FID{}, wire.FID{}, err
@@ -162,33 +187,21 @@ func (d *Dir) Precreate(ctx context.Context, seq uint64, count int) (wire.FID, w
 		d.space.putObjects(n)
 		return wire.FID{}, wire.FID{}, err
 	}
-	var made int64
-	for ; made < n; made++ {
-		if made%256 == 0 && ctx.Err() != nil {
-			err = ctx.Err()
-			break
-		}
-		fid := wire.FID{Seq: seq, Oid: last + 1 + uint32(made)}
-		fd, cerr := d.createFile(fid, Attr{})
-		if cerr != nil {
-			err = cerr
-			break
-		}
-		unix.Close(fd)
-	}
-	d.space.putObjects(n - made)
-	for i := range min(made, fanout) {
-		if serr := syncDir(filepath.Join(d.dir, objectsName, seqName(seq), fanName(last+1+uint32(i)))); serr != nil {
-			return wire.FID{}, wire.FID{}, serr
-		}
-	}
-	if made == 0 {
-		return wire.FID{}, wire.FID{}, err
+	// The objects are bits (dir_lazy.go): their files come with their
+	// first change. A failure here leaves ids unused, as a crash would.
+	first, end := last+1, last+uint32(n)
+	err = s.lazy.setRange(first, end)
+	if err == nil {
+		err = s.lazy.sync(ctx)
 	}
 	if err != nil {
-		d.log.Warn("precreate short", zap.Uint64("seq", seq), zap.Int64("made", made), zap.Int("want", count), zap.Error(err))
+		if _, cerr := s.lazy.clearRange(first, end); cerr != nil {
+			d.log.Warn("precreated bits not cleared", zap.Uint64("seq", seq), zap.Error(cerr))
+		}
+		d.space.putObjects(n)
+		return wire.FID{}, wire.FID{}, err
 	}
-	return wire.FID{Seq: seq, Oid: last + 1}, wire.FID{Seq: seq, Oid: last + uint32(made)}, nil
+	return wire.FID{Seq: seq, Oid: first}, wire.FID{Seq: seq, Oid: end}, nil
 }
 
 // DestroyOrphans implements Store.
@@ -203,6 +216,18 @@ func (d *Dir) DestroyOrphans(ctx context.Context, seq uint64, lastUsed uint32) (
 	}
 	s.mu.Lock() // no precreate while orphans go
 	defer s.mu.Unlock()
+	n := 0
+	var bits []uint32 // orphans that had no file
+	if lastUsed < s.last {
+		if bits, err = s.lazy.clearRange(lastUsed+1, s.last); err != nil {
+			return 0, err
+		}
+		if err := s.lazy.sync(ctx); err != nil {
+			return 0, err
+		}
+		n = len(bits)
+		d.space.putObjects(int64(n))
+	}
 	var orphans []wire.FID
 	for i := range uint32(fanout) {
 		err := d.readFan(seq, i, func(f wire.FID) {
@@ -211,10 +236,9 @@ func (d *Dir) DestroyOrphans(ctx context.Context, seq uint64, lastUsed uint32) (
 			}
 		})
 		if err != nil {
-			return 0, err
+			return n, err
 		}
 	}
-	n := 0
 	for _, f := range orphans {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -224,7 +248,9 @@ func (d *Dir) DestroyOrphans(ctx context.Context, seq uint64, lastUsed uint32) (
 		} else if err != nil {
 			return n, err
 		}
-		n++
+		if _, counted := slices.BinarySearch(bits, f.Oid); !counted {
+			n++ // (a file beside its bit is what a crash leaves: one object)
+		}
 	}
 	for i := range uint32(fanout) {
 		if err := syncDir(filepath.Join(d.dir, objectsName, seqName(seq), fanName(i))); err != nil {
@@ -290,7 +316,22 @@ func (d *Dir) Sequences(ctx context.Context) ([]uint64, error) {
 
 // List implements Store. It reads one fan-out directory at a time and calls
 // fn with no lock held, so fn may use the store (destroy what it lists).
+// Objects without a file yet (dir_lazy.go) come with their directory's.
 func (d *Dir) List(ctx context.Context, seq uint64, fn func(wire.FID) error) error {
+	if err := d.begin(ctx); err != nil {
+		return err
+	}
+	s, err := d.seq(seq, false)
+	d.end()
+	if err != nil {
+		return err
+	}
+	var lazy [fanout][]uint32
+	if s != nil {
+		for _, oid := range s.lazy.oids() {
+			lazy[oid%fanout] = append(lazy[oid%fanout], oid)
+		}
+	}
 	for i := range uint32(fanout) {
 		if err := d.begin(ctx); err != nil {
 			return err
@@ -300,6 +341,17 @@ func (d *Dir) List(ctx context.Context, seq uint64, fn func(wire.FID) error) err
 		d.end()
 		if err != nil {
 			return err
+		}
+		if len(lazy[i]) > 0 {
+			files := make(map[uint32]bool, len(fids))
+			for _, f := range fids {
+				files[f.Oid] = true
+			}
+			for _, oid := range lazy[i] {
+				if !files[oid] { // (a file beside its bit is what a crash leaves)
+					fids = append(fids, wire.FID{Seq: seq, Oid: oid})
+				}
+			}
 		}
 		for _, f := range fids {
 			if err := ctx.Err(); err != nil {

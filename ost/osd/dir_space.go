@@ -79,6 +79,11 @@ func (d *Dir) scanSpace() (*space, error) {
 		if !sq.IsDir() {
 			continue
 		}
+		lazy, err := countLazy(filepath.Join(base, sq.Name(), lazyName))
+		if err != nil {
+			return nil, err
+		}
+		s.objects.Add(lazy) // objects without a file yet (dir_lazy.go)
 		for i := range fanout {
 			p := filepath.Join(base, sq.Name(), fmt.Sprintf("d%d", i))
 			ents, err := os.ReadDir(p)

@@ -18,6 +18,7 @@
 //
 //	DIR/LABEL                            the label, JSON (see Label)
 //	DIR/O/<seq hex>/LAST_ID              highest oid ever allocated, u64 little-endian
+//	DIR/O/<seq hex>/LAZY                 bitmap of objects precreated without a file
 //	DIR/O/<seq hex>/d<oid%32>/<oid hex>  one object's data
 //	DIR/O/<seq hex>/d<oid%32>/<oid hex>.attr  its attributes (sidecar mode only)
 //
@@ -46,7 +47,8 @@
 // formatted in sidecar mode, the record living in <oid>.attr beside the
 // data; the choice is recorded in the label (Attrs) and never changes for
 // that target. An object created without attributes has no record (no
-// xattr block), so precreated objects cost one inode and nothing else. On
+// xattr block), so an object made by its first write costs one inode and
+// nothing else. On
 // ext4 a 108-byte xattr does not fit in a 256-byte inode and takes a block
 // of its own: format the backing file system with 512-byte inodes
 // (mkfs.ext4 -I 512), as Lustre's ldiskfs OSTs are.
@@ -85,8 +87,17 @@
 //     Create of a FID above LAST_ID raises it first. LAST_ID never goes
 //     down, not even in DestroyOrphans: an id is never handed out twice,
 //     across restarts included.
-//   - Durability: Create, Precreate and Destroy fsync the directories they
-//     changed before returning. Data and attributes are durable after
+//   - Dir precreates lazily (dir_lazy.go): an object is a bit of LAZY
+//     (written and synced after LAST_ID) until its first change (write,
+//     punch, truncate, setattr, allocate) makes its file; until then it
+//     reads as the empty object a precreated file would be. Destroying
+//     one clears its bit. So the empty files of the file system cost their
+//     OST no inode, and creating and removing them costs one bit each
+//     (Lustre's OSTs precreate real inodes; on ext4 that was most of the
+//     OSS's work in a create-heavy job).
+//   - Durability: Create, Precreate and Destroy fsync the directories (and
+//     LAZY) they changed before returning; the entry of a file made by a
+//     first change is synced by the object's next SyncObject. Data and attributes are durable after
 //     SyncObject (fsync of the file and its sidecar) or Sync (syncfs of the
 //     backing file system, covering everything). Concurrent SyncObjects of
 //     one object share fsyncs as a group commit (syncgroup.go): a call is
@@ -128,7 +139,7 @@
 //	Dir.ops (read-held by every operation; Close takes it to wait for them)
 //	→ dirSeq.mu (LAST_ID of one sequence: Create, Precreate, DestroyOrphans)
 //	→ Dir.locks[hash(fid)] (attribute read-modify-write; capped data changes; Destroy)
-//	→ fdCache.mu (leaf); fdEntry.dmu and syncGroup.mu are leaves too
+//	→ fdCache.mu (leaf); fdEntry.dmu, syncGroup.mu and lazyMap.mu are leaves too
 //
 // Internal helpers never take Dir.ops again (a nested read lock deadlocks
 // against a waiting Close); List drops it around each callback, so the

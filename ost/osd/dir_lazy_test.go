@@ -1,0 +1,255 @@
+package osd
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stria-fs/stria/wire"
+)
+
+const lazySeq = uint64(0x2c0000400)
+
+func lazyFID(oid uint32) wire.FID { return wire.FID{Seq: lazySeq, Oid: oid} }
+
+func fileExists(t *testing.T, path string) bool {
+	t.Helper()
+	_, err := os.Lstat(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func listOids(t *testing.T, d *Dir) []uint32 {
+	t.Helper()
+	var oids []uint32
+	err := d.List(t.Context(), lazySeq, func(f wire.FID) error {
+		oids = append(oids, f.Oid)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(oids)
+	return oids
+}
+
+func reopenDir(t *testing.T, d *Dir, dir string) *Dir {
+	t.Helper()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDir(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// Precreated objects are bits until their first change; they read as
+// empty objects, and both kinds survive a reopen and a destroy.
+func TestDirLazyObjects(t *testing.T) {
+	d, dir := newDir(t, "", Options{})
+	ctx := t.Context()
+	if _, _, err := d.Precreate(ctx, lazySeq, 8); err != nil {
+		t.Fatal(err)
+	}
+	for oid := uint32(1); oid <= 8; oid++ {
+		if fileExists(t, d.Path(lazyFID(oid))) {
+			t.Fatalf("precreate made a file for oid %d", oid)
+		}
+	}
+	a, err := d.GetAttr(ctx, lazyFID(3))
+	if err != nil || a != (Attr{}) {
+		t.Fatalf("GetAttr of a precreated object: %+v %v", a, err)
+	}
+	if n, err := d.ReadAt(ctx, lazyFID(3), make([]byte, 10), 0); n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt of a precreated object: %d %v", n, err)
+	}
+	if err := d.SyncObject(ctx, lazyFID(3)); err != nil {
+		t.Fatalf("SyncObject of a precreated object: %v", err)
+	}
+	if err := d.Create(ctx, lazyFID(4), Attr{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("Create over a precreated object: %v", err)
+	}
+
+	// The first change makes the file.
+	if _, err := d.WriteAt(ctx, lazyFID(2), []byte("two"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetAttr(ctx, lazyFID(5), Attr{UID: 7}, AttrUID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SyncObject(ctx, lazyFID(2)); err != nil {
+		t.Fatal(err)
+	}
+	for _, oid := range []uint32{2, 5} {
+		if !fileExists(t, d.Path(lazyFID(oid))) {
+			t.Fatalf("oid %d changed but has no file", oid)
+		}
+	}
+	for _, oid := range []uint32{6, 2} { // one without a file, one with
+		if err := d.Destroy(ctx, lazyFID(oid)); err != nil {
+			t.Fatalf("Destroy %d: %v", oid, err)
+		}
+	}
+	if err := d.Destroy(ctx, lazyFID(6)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Destroy of an object without a file: %v", err)
+	}
+	if _, err := d.WriteAt(ctx, lazyFID(6), []byte("x"), 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("write to a destroyed object without a file: %v", err)
+	}
+	want := []uint32{1, 3, 4, 5, 7, 8}
+	if got := listOids(t, d); !slices.Equal(got, want) {
+		t.Fatalf("List %v, want %v", got, want)
+	}
+
+	d = reopenDir(t, d, dir)
+	if got := listOids(t, d); !slices.Equal(got, want) {
+		t.Fatalf("List after reopen %v, want %v", got, want)
+	}
+	for _, oid := range []uint32{2, 6} {
+		if _, err := d.GetAttr(ctx, lazyFID(oid)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("destroyed oid %d after reopen: %v", oid, err)
+		}
+	}
+	if a, err := d.GetAttr(ctx, lazyFID(5)); err != nil || a.UID != 7 {
+		t.Fatalf("made object after reopen: %+v %v", a, err)
+	}
+
+	// Orphans above the last used id go, with or without files.
+	if _, err := d.WriteAt(ctx, lazyFID(8), []byte("eight"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.DestroyOrphans(ctx, lazySeq, 4); n != 3 || err != nil {
+		t.Fatalf("DestroyOrphans above 4: %d %v, want 3 (5, 7, 8)", n, err)
+	}
+	if got := listOids(t, d); !slices.Equal(got, []uint32{1, 3, 4}) {
+		t.Fatalf("List after orphan cleanup %v", got)
+	}
+	d = reopenDir(t, d, dir)
+	if got := listOids(t, d); !slices.Equal(got, []uint32{1, 3, 4}) {
+		t.Fatalf("List after orphan cleanup and reopen %v", got)
+	}
+}
+
+// A crash can leave the bit of an object beside its file (the clear at
+// the first change is not synced): the object is still one, and its
+// destroy removes both.
+func TestDirLazyBitBesideFile(t *testing.T) {
+	d, dir := newDir(t, "", Options{})
+	ctx := t.Context()
+	if _, _, err := d.Precreate(ctx, lazySeq, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WriteAt(ctx, lazyFID(2), []byte("data"), 0); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	lazy := filepath.Join(dir, "O", "2c0000400", lazyName)
+	if err := os.WriteFile(lazy, []byte{0b1110}, 0o644); err != nil { // oids 1..3
+		t.Fatal(err)
+	}
+	d, err := OpenDir(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if got := listOids(t, d); !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Fatalf("List %v, want 1..3 once each", got)
+	}
+	buf := make([]byte, 4)
+	if n, err := d.ReadAt(ctx, lazyFID(2), buf, 0); n != 4 || string(buf) != "data" {
+		t.Fatalf("read %q %v", buf[:n], err)
+	}
+	if err := d.Destroy(ctx, lazyFID(2)); err != nil {
+		t.Fatal(err)
+	}
+	if fileExists(t, d.Path(lazyFID(2))) {
+		t.Fatal("destroy left the file")
+	}
+	d = reopenDir(t, d, dir)
+	if _, err := d.GetAttr(ctx, lazyFID(2)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("destroyed object after reopen: %v", err)
+	}
+}
+
+// Bits above LAST_ID (a crash between the bitmap and LAST_ID) are no
+// objects.
+func TestDirLazyAboveLastID(t *testing.T) {
+	d, dir := newDir(t, "", Options{})
+	ctx := t.Context()
+	if _, _, err := d.Precreate(ctx, lazySeq, 2); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	lazy := filepath.Join(dir, "O", "2c0000400", lazyName)
+	if err := os.WriteFile(lazy, []byte{0xfe, 0xff}, 0o644); err != nil { // oids 1..15
+		t.Fatal(err)
+	}
+	d, err := OpenDir(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if got := listOids(t, d); !slices.Equal(got, []uint32{1, 2}) {
+		t.Fatalf("List %v, want 1 and 2", got)
+	}
+	if _, _, err := d.Precreate(ctx, lazySeq, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := listOids(t, d); !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Fatalf("List after precreate %v", got)
+	}
+}
+
+// The bitmap spans pages: ids far apart, set and cleared in ranges.
+func TestLazyMapPages(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), lazyName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	m, err := loadLazy(fd, MaxOID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := uint32(lazyPageBits-5), uint32(2*lazyPageBits+3)
+	if err := m.setRange(lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.setRange(MaxOID-1, MaxOID); err != nil {
+		t.Fatal(err)
+	}
+	was, err := m.clearRange(lazyPageBits, 2*lazyPageBits-1)
+	if err != nil || len(was) != lazyPageBits {
+		t.Fatalf("clearRange of a page: %d %v", len(was), err)
+	}
+	m2, err := loadLazy(fd, MaxOID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []uint32
+	for oid := lo; oid < lazyPageBits; oid++ {
+		want = append(want, oid)
+	}
+	for oid := uint32(2 * lazyPageBits); oid <= hi; oid++ {
+		want = append(want, oid)
+	}
+	want = append(want, MaxOID-1, MaxOID)
+	if got := m2.oids(); !slices.Equal(got, want) {
+		t.Fatalf("oids after reload: %d of them, want %d", len(got), len(want))
+	}
+	if m2.n != int64(len(want)) || m.n != m2.n {
+		t.Fatalf("counts %d and %d, want %d", m.n, m2.n, len(want))
+	}
+	if !m2.has(lo) || m2.has(lo-1) || m2.has(lazyPageBits) {
+		t.Fatal("has disagrees with the set")
+	}
+}
