@@ -207,7 +207,8 @@ func (fs *FS) apply(conf *wire.ConfigReadReply, connect bool) {
 			m, err := mdc.New(mdc.Config{Target: t.Name, Index: t.Index, NIDs: nids, LNet: fs.cfg.LNet,
 				ClientUUID: fs.uuid, Logger: fs.cfg.Logger, AT: fs.cfg.AT, ConnectTimeout: fs.cfg.ConnectTimeout,
 				ReconnectBackoff: fs.cfg.ReconnectBackoff, PingInterval: fs.cfg.PingInterval,
-				Callbacks: fs.cbs, LockHooks: ldlm.Hooks{Cancel: fs.md.cancelled, Convert: fs.md.converted}, Intent: fs.intent})
+				Callbacks: fs.cbs, LockHooks: ldlm.Hooks{Cancel: fs.md.cancelled, Convert: fs.md.converted}, Intent: fs.intent,
+				Naming: fs.md.dirs.naming})
 			if err != nil || !fs.lmv.Add(m) {
 				fs.log.Warn("MDT not added", zap.String("target", t.Name), zap.Error(err))
 				continue

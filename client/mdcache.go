@@ -50,6 +50,9 @@ import (
 //     mdt/negative.go), which every operation that makes the name calls
 //     back. The name is bound to a zero FID under it (negative), with the
 //     same search check on the cached parent.
+//   - Lookup of any name this client did not make in a directory it made,
+//     under the directory's DirNames lock (dirnames.go), with the same
+//     search check.
 //
 // A lookup, an open of a name and a create ask for the object's lock
 // with their one RPC (an intent: mdc.Config.Intent, FS.intent), which the
@@ -104,6 +107,7 @@ type mdCache struct {
 	kernel  kernelCache                 // what the kernel was let keep (kcache.go)
 	parked  map[*ldlm.Lock][]parkedOpen // MDT opens closed when their lock goes (opencache.go)
 	unmount atomic.Bool                 // the FS is closing: parked opens go with the export
+	dirs    dirNames                    // names of the directories this client made (dirnames.go)
 	log     *zap.Logger
 }
 
@@ -121,7 +125,10 @@ func (c *mdCache) cancelled(ctx context.Context, l *ldlm.Lock, _ bool) {
 		}
 	}
 	fid := l.Desc().Res.FID()
-	if l.Desc().Res.IsNameSlot() {
+	if l.Desc().Res.IsDirNames() {
+		c.dirs.dropped(l)
+	}
+	if l.Desc().Res.IsNameSlot() || l.Desc().Res.IsDirNames() {
 		fid = wire.FID{} // a negative lock covers its names only
 	}
 	c.kernel.dropLocked(fid, c.byLock[l])
@@ -375,6 +382,28 @@ func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, nam
 	return &r, true
 }
 
+// knownAbsent reports whether parent has no name name by this client's
+// record of a directory it made, under the directory's DirNames lock
+// (dirnames.go), and the caller may search parent by its cached
+// attributes.
+func (fs *FS) knownAbsent(ctx context.Context, m *mdc.MDC, parent wire.FID, name string) bool {
+	ns := m.Locks()
+	if ns == nil || name == "." || name == ".." {
+		return false
+	}
+	inc, ok := fs.md.dirs.absent(parent, name)
+	if !ok || inc != m.Incarnation() {
+		return false
+	}
+	pl := ns.Match(mdDesc(parent))
+	if pl == nil {
+		return false
+	}
+	defer pl.Release()
+	pe := entryOf(pl)
+	return fs.usable(m, pe) && pe.rep != nil && mayExec(CredsFrom(ctx), &pe.rep.Attr)
+}
+
 // learnName caches what a lookup sent at t0 found, if the child's lock was
 // held since before t0; without a lock it takes one, for the next lookup.
 func (fs *FS) learnName(ctx context.Context, m *mdc.MDC, parent wire.FID, name string, r *wire.InodeReply, t0 time.Time) {
@@ -455,6 +484,10 @@ func (fs *FS) intent(m *mdc.MDC, parent wire.FID, name string, r *wire.InodeRepl
 // that shares it may be bound under it), and reports whether l is to be
 // kept.
 func (fs *FS) negative(m *mdc.MDC, parent wire.FID, name string, l *ldlm.Lock, inc uint64) bool {
+	if l.Desc().Res == wire.DirNames(parent) {
+		l.SetData(&mdEntry{granted: time.Now(), inc: inc})
+		return fs.md.dirs.granted(parent, l, inc)
+	}
 	d := negDesc(parent, name)
 	if l.Desc().Res != d.Res || name == "" || name == "." || name == ".." {
 		return false

@@ -45,6 +45,10 @@ func (fs *FS) Lookup(ctx context.Context, parent wire.FID, name string) (wire.FI
 	if err != nil {
 		return wire.FID{}, wire.Attr{}, err
 	}
+	if fs.knownAbsent(ctx, m, parent, name) {
+		fs.stats.count(opLookupLocal)
+		return wire.FID{}, wire.Attr{}, fmt.Errorf("client: lookup %q in %v: %w", name, parent, syscall.ENOENT)
+	}
 	r, ok := fs.cachedLookup(ctx, m, parent, name)
 	if ok && r.FID.IsZero() {
 		return wire.FID{}, wire.Attr{}, fmt.Errorf("client: lookup %q in %v: %w", name, parent, syscall.ENOENT)
@@ -52,7 +56,7 @@ func (fs *FS) Lookup(ctx context.Context, parent wire.FID, name string) (wire.FI
 	if !ok {
 		t0 := time.Now()
 		if r, err = m.GetattrName(ctx, parent, name); err != nil {
-			if b, ok := fs.md.lookup(dentry{parent, name}); ok && b.fid.IsZero() {
+			if b, ok := fs.md.lookup(dentry{parent, name}); ok && b.fid.IsZero() || fs.md.dirs.locked(parent) {
 				fs.learnParent(ctx, m, parent) // the intent cached the name's absence
 			}
 			return wire.FID{}, wire.Attr{}, err
@@ -180,7 +184,18 @@ func (fs *FS) create(ctx context.Context, req *wire.CreateRequest) (wire.FID, wi
 	if err != nil {
 		return wire.FID{}, wire.Attr{}, err
 	}
+	mkdir := req.Mode&syscall.S_IFMT == syscall.S_IFDIR
+	if mkdir {
+		fs.md.dirs.mkdirStart() // dirnames.go
+	}
 	r, err := m.Create(ctx, req)
+	if mkdir {
+		var made wire.FID
+		if err == nil {
+			made = r.FID
+		}
+		fs.md.dirs.mkdirDone(made)
+	}
 	if err != nil {
 		return wire.FID{}, wire.Attr{}, err
 	}

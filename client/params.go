@@ -40,12 +40,13 @@ const (
 	opFsync
 	opRelease
 	opParkedClose
+	opLookupLocal
 	numOps
 )
 
 var opNames = [numOps]string{"lookup", "getattr", "setattr", "mkdir", "mknod", "symlink", "readlink",
 	"link", "unlink", "rmdir", "rename", "create", "open", "readdir", "statfs", "getxattr", "listxattr",
-	"setxattr", "removexattr", "flush", "fsync", "close", "close_deferred"}
+	"setxattr", "removexattr", "flush", "fsync", "close", "close_deferred", "lookup_local"}
 
 // llStats are the mount's operation counters (llite.*.stats).
 type llStats struct {

@@ -123,7 +123,11 @@ func (s *Server) getattrName(ctx context.Context, req *ptlrpc.Request) error {
 	}
 	a, err := s.mdd.Lookup(ctx, creds(req), r.Parent, r.Name)
 	if errors.Is(err, mdd.ErrNotFound) {
-		if lock := s.negativeLock(ctx, req, r.Lock, r.Parent, r.Name); lock != nil {
+		lock := s.dirNamesLock(req, r.Lock, r.Parent) // dirnames.go
+		if lock == nil {
+			lock = s.negativeLock(ctx, req, r.Lock, r.Parent, r.Name)
+		}
+		if lock != nil {
 			req.ReplyBody(&wire.InodeReply{Lock: lock}) // no such name, under lock
 			return nil
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stria-fs/stria/ldlm"
 	"github.com/stria-fs/stria/mdt/mdd"
+	"github.com/stria-fs/stria/mdt/store"
 	"github.com/stria-fs/stria/wire"
 )
 
@@ -148,12 +149,19 @@ func (s *Server) lockNamedObjects(ctx context.Context, bits uint64, names []name
 // up and locked what it named — so that a name made meanwhile is never
 // replaced by an operation that did not lock (and so call back) what it
 // names; and they call back the clients that cache the name's absence
-// (negative.go). Taking them marks the directories busy.
+// (negative.go). Taking them marks the directories busy. In a directory
+// another client made, and may know whole under its DirNames lock, EX on
+// that resource is taken too, which calls the lock back (dirnames.go).
 func (s *Server) lockNameSlots(ctx context.Context, names ...nameRef) (func(), error) {
 	res := make([]wire.ResID, 0, len(names))
+	owner := store.OwnerOf(ctx)
 	for _, n := range names {
 		s.names.touch(n.parent)
 		if r := wire.NameSlot(n.parent, n.name); !slices.Contains(res, r) {
+			res = append(res, r)
+		}
+		// Another client's directory-wide negative lock (dirnames.go).
+		if r := wire.DirNames(n.parent); !slices.Contains(res, r) && s.makers.foreign(n.parent, owner) {
 			res = append(res, r)
 		}
 	}
@@ -178,6 +186,9 @@ func (s *Server) lockNameSlots(ctx context.Context, names ...nameRef) (func(), e
 			return nil, fmt.Errorf("mdt: locking a name slot: %w", err)
 		}
 		held = append(held, l)
+		if r.IsDirNames() {
+			s.makers.revoked(r.FID())
+		}
 	}
 	return release, nil
 }

@@ -159,6 +159,8 @@ func (s *Server) create(ctx context.Context, req *ptlrpc.Request, c mdd.Creds, r
 		if def, err = decodeTemplate(r.Layout); err != nil {
 			return err
 		}
+		owner := store.OwnerOf(ctx)
+		args.OnCreated = func(f wire.FID) { s.makers.made(f, owner) } // dirnames.go
 		if a, tn, err = s.mdd.Mkdir(ctx, c, r.Parent, r.Name, args); err != nil {
 			return err
 		}

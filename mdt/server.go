@@ -43,16 +43,17 @@ type Server struct {
 	label store.Label
 	name  string // "FSNAME-MDT0000"
 
-	store *store.Store
-	mdd   *mdd.MDD
-	lod   *lod.LOD
-	tgt   *ptlrpc.Target
-	svc   *ptlrpc.Service
-	ns    *ldlm.Namespace // the target's locks (ldlm.go)
-	stats mdStats
-	fresh freshFiles   // files being created by an open (fresh.go)
-	names nameActivity // when names were last made in each directory (negative.go)
-	rec   recovery     // the recovery window after the start (recovery.go)
+	store  *store.Store
+	mdd    *mdd.MDD
+	lod    *lod.LOD
+	tgt    *ptlrpc.Target
+	svc    *ptlrpc.Service
+	ns     *ldlm.Namespace // the target's locks (ldlm.go)
+	stats  mdStats
+	fresh  freshFiles   // files being created by an open (fresh.go)
+	names  nameActivity // when names were last made in each directory (negative.go)
+	makers dirMakers    // who made each directory, for DirNames locks (dirnames.go)
+	rec    recovery     // the recovery window after the start (recovery.go)
 
 	mgc    MGC
 	ownMGC *mgc.Client // the MGS client the server made, closed by Close

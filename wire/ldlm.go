@@ -210,6 +210,24 @@ func NameSlot(parent FID, name string) ResID {
 // IsNameSlot reports whether r is a resource NameSlot built.
 func (r ResID) IsNameSlot() bool { return r[3]&nameSlotMark != 0 }
 
+// dirNamesMark is the fourth word of a directory's DirNames resource.
+const dirNamesMark = uint64(1) << 62
+
+// DirNames returns the resource of every name of directory dir. The MDT
+// grants a PR plain lock on it, as the answer to a lookup of a missing
+// name, to the client that made dir while that client made every name
+// dir has had; any other client's operation on a name of dir takes EX
+// on it first, which calls the lock back. Its holder knows all of dir's
+// names (it made them) and answers the lookup of any other name itself.
+func DirNames(dir FID) ResID {
+	r := ResIDOfFID(dir)
+	r[3] = dirNamesMark
+	return r
+}
+
+// IsDirNames reports whether r is a resource DirNames built.
+func (r ResID) IsDirNames() bool { return r[3] == dirNamesMark }
+
 // String prints the name as Lustre's debug messages do:
 // [0x200000401:0x1:0x0].0x0.
 func (r ResID) String() string {

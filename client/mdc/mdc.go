@@ -45,9 +45,20 @@ type Config struct {
 	// MDC drops when Intent returns: cached, or cancelled if Intent
 	// returns false. A lookup of a name that does not exist may come with
 	// a lock too: r's FID is then zero and l is a PR plain lock on the
-	// name's slot (wire.NameSlot), which covers its absence; GetattrName
-	// then returns ENOENT.
+	// name's slot (wire.NameSlot), which covers its absence, or on the
+	// directory's names (wire.DirNames); GetattrName then returns ENOENT.
 	Intent func(m *MDC, parent wire.FID, name string, r *wire.InodeReply, l *ldlm.Lock, inc uint64) bool
+	// Naming, if set, is called before a request that may make name in
+	// parent is sent: a create, an open with O_CREAT, a link, a rename
+	// (with its target).
+	Naming func(parent wire.FID, name string)
+}
+
+// naming calls Config.Naming.
+func (m *MDC) naming(parent wire.FID, name string) {
+	if m.cfg.Naming != nil {
+		m.cfg.Naming(parent, name)
+	}
 }
 
 // Validate checks c and fills in defaults.

@@ -101,6 +101,7 @@ func (m *MDC) withIntent(ctx context.Context, parent wire.FID, name string, r *w
 // regular file (REINT_CREATE), asking for an intent lock on it, as
 // GetattrName.
 func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (*wire.InodeReply, error) {
+	m.naming(req.Parent, req.Name)
 	var r wire.InodeReply
 	send := func(h wire.LockHandle) (*wire.LockReply, error) {
 		q := *req
@@ -122,6 +123,8 @@ func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply
 	what := "open " + req.Name
 	if req.Name == "" {
 		what = "open " + req.FID.String()
+	} else if req.Flags&syscall.O_CREAT != 0 {
+		m.naming(req.Parent, req.Name)
 	}
 	var kept *ptlrpc.Kept
 	send := func(h wire.LockHandle) (*wire.LockReply, error) {
@@ -234,6 +237,7 @@ func (m *MDC) Setattr(ctx context.Context, fid wire.FID, attr wire.Attr) (*wire.
 
 // Link gives fid the new name parent/name (REINT_LINK).
 func (m *MDC) Link(ctx context.Context, fid, parent wire.FID, name string) (*wire.InodeReply, error) {
+	m.naming(parent, name)
 	var r wire.InodeReply
 	if err := m.reint(ctx, wire.ReintLink, &wire.LinkRequest{FID: fid, Parent: parent, Name: name}, "link "+name, &r); err != nil {
 		return nil, err
@@ -256,6 +260,7 @@ func (m *MDC) Unlink(ctx context.Context, parent wire.FID, name string, dir bool
 
 // Rename is REINT_RENAME (flags: wire.RenameNoReplace, wire.RenameExchange).
 func (m *MDC) Rename(ctx context.Context, req *wire.RenameRequest) error {
+	m.naming(req.DstParent, req.DstName)
 	return m.reint(ctx, wire.ReintRename, req, "rename "+req.SrcName, nil)
 }
 

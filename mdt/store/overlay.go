@@ -79,6 +79,9 @@ func WithOwner(ctx context.Context, owner uint64) context.Context {
 	return context.WithValue(ctx, ownerKey{}, owner)
 }
 
+// OwnerOf returns the owner ctx carries (WithOwner); 0 for the MDT.
+func OwnerOf(ctx context.Context) uint64 { return ownerOf(ctx) }
+
 func ownerOf(ctx context.Context) uint64 {
 	o, _ := ctx.Value(ownerKey{}).(uint64)
 	return o
