@@ -208,7 +208,7 @@ func (fs *FS) apply(conf *wire.ConfigReadReply, connect bool) {
 				ClientUUID: fs.uuid, Logger: fs.cfg.Logger, AT: fs.cfg.AT, ConnectTimeout: fs.cfg.ConnectTimeout,
 				ReconnectBackoff: fs.cfg.ReconnectBackoff, PingInterval: fs.cfg.PingInterval,
 				Callbacks: fs.cbs, LockHooks: ldlm.Hooks{Cancel: fs.md.cancelled, Convert: fs.md.converted}, Intent: fs.intent,
-				Naming: fs.md.dirs.naming})
+				Naming: fs.md.naming})
 			if err != nil || !fs.lmv.Add(m) {
 				fs.log.Warn("MDT not added", zap.String("target", t.Name), zap.Error(err))
 				continue

@@ -108,7 +108,42 @@ type mdCache struct {
 	parked  map[*ldlm.Lock][]parkedOpen // MDT opens closed when their lock goes (opencache.go)
 	unmount atomic.Bool                 // the FS is closing: parked opens go with the export
 	dirs    dirNames                    // names of the directories this client made (dirnames.go)
+	making  map[dentry]int              // names this client's requests are making now
+	spared  map[dentry]bool             // of those, the ones whose negative entry a cancel left to them
 	log     *zap.Logger
+}
+
+// naming is the MDCs' Naming hook: it records that this client's request
+// may make parent/name, until the returned function gets its outcome.
+// While it may, the cancel of the lock on the name's slot (which the
+// request itself calls back) leaves the kernel's negative entry alone:
+// the kernel turns it into the new name's entry when the request
+// succeeds, and an invalidation sent after that would drop the new entry,
+// and with it the new inode and its cached pages once the file is closed.
+// If the request fails, the entry is invalidated then.
+func (c *mdCache) naming(parent wire.FID, name string) func(error) {
+	c.dirs.naming(parent, name)
+	d := dentry{parent, name}
+	c.mu.Lock()
+	if c.making == nil {
+		c.making, c.spared = map[dentry]int{}, map[dentry]bool{}
+	}
+	c.making[d]++
+	c.mu.Unlock()
+	return func(err error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.making[d]--; c.making[d] > 0 {
+			return
+		}
+		delete(c.making, d)
+		if c.spared[d] {
+			delete(c.spared, d)
+			if err != nil && c.kernel.inval != nil {
+				c.kernel.inval.Invalidate([]Dentry{{Parent: parent, Name: name}}, nil)
+			}
+		}
+	}
 }
 
 // cancelled is the MDC lock namespaces' Cancel hook: the names bound
@@ -119,10 +154,14 @@ func (c *mdCache) cancelled(ctx context.Context, l *ldlm.Lock, _ bool) {
 	c.closeParked(ctx, l)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, d := range c.byLock[l] {
+	bound := c.byLock[l]
+	for _, d := range bound {
 		if b, ok := c.names[d]; ok && b.lock == l {
 			delete(c.names, d)
 		}
+	}
+	if l.Desc().Res.IsNameSlot() && len(c.making) > 0 {
+		bound = c.spareLocked(bound)
 	}
 	fid := l.Desc().Res.FID()
 	if l.Desc().Res.IsDirNames() {
@@ -131,8 +170,26 @@ func (c *mdCache) cancelled(ctx context.Context, l *ldlm.Lock, _ bool) {
 	if l.Desc().Res.IsNameSlot() || l.Desc().Res.IsDirNames() {
 		fid = wire.FID{} // a negative lock covers its names only
 	}
-	c.kernel.dropLocked(fid, c.byLock[l])
+	c.kernel.dropLocked(fid, bound)
 	delete(c.byLock, l)
+}
+
+// spareLocked returns the names of bound that no request of this client
+// is making, and forgets the kernel's entries of the others without
+// invalidating them (naming).
+func (c *mdCache) spareLocked(bound []dentry) []dentry {
+	out := make([]dentry, 0, len(bound))
+	for _, d := range bound {
+		if c.making[d] == 0 {
+			out = append(out, d)
+			continue
+		}
+		c.spared[d] = true
+		if ns := c.kernel.names[d.parent]; ns != nil {
+			delete(ns, d.name)
+		}
+	}
+	return out
 }
 
 // converted is the MDC lock namespaces' Convert hook: l gives up the

@@ -50,15 +50,20 @@ type Config struct {
 	Intent func(m *MDC, parent wire.FID, name string, r *wire.InodeReply, l *ldlm.Lock, inc uint64) bool
 	// Naming, if set, is called before a request that may make name in
 	// parent is sent: a create, an open with O_CREAT, a link, a rename
-	// (with its target).
-	Naming func(parent wire.FID, name string)
+	// (with its target). The function it returns is called with the
+	// request's outcome.
+	Naming func(parent wire.FID, name string) (done func(error))
 }
 
-// naming calls Config.Naming.
-func (m *MDC) naming(parent wire.FID, name string) {
-	if m.cfg.Naming != nil {
-		m.cfg.Naming(parent, name)
+// naming calls Config.Naming; the function it returns takes the outcome.
+func (m *MDC) naming(parent wire.FID, name string) func(error) {
+	if m.cfg.Naming == nil {
+		return func(error) {}
 	}
+	if done := m.cfg.Naming(parent, name); done != nil {
+		return done
+	}
+	return func(error) {}
 }
 
 // Validate checks c and fills in defaults.

@@ -100,8 +100,9 @@ func (m *MDC) withIntent(ctx context.Context, parent wire.FID, name string, r *w
 // Create makes a directory, device, FIFO, socket, symlink or objectless
 // regular file (REINT_CREATE), asking for an intent lock on it, as
 // GetattrName.
-func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (*wire.InodeReply, error) {
-	m.naming(req.Parent, req.Name)
+func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (_ *wire.InodeReply, err error) {
+	done := m.naming(req.Parent, req.Name)
+	defer func() { done(err) }()
 	var r wire.InodeReply
 	send := func(h wire.LockHandle) (*wire.LockReply, error) {
 		q := *req
@@ -109,7 +110,7 @@ func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (*wire.InodeR
 		err := m.reint(ctx, wire.ReintCreate, &q, "create "+req.Name, &r)
 		return r.Lock, err
 	}
-	if err := m.withIntent(ctx, req.Parent, req.Name, &r, send); err != nil {
+	if err = m.withIntent(ctx, req.Parent, req.Name, &r, send); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -118,13 +119,14 @@ func (m *MDC) Create(ctx context.Context, req *wire.CreateRequest) (*wire.InodeR
 // Open opens (and with O_CREAT creates) a regular file (REINT_OPEN); the
 // reply carries the open handle and the layout. An open of a name asks
 // for an intent lock, as GetattrName.
-func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (*wire.InodeReply, error) {
+func (m *MDC) Open(ctx context.Context, req *wire.OpenRequest) (_ *wire.InodeReply, err error) {
 	var r wire.InodeReply
 	what := "open " + req.Name
 	if req.Name == "" {
 		what = "open " + req.FID.String()
 	} else if req.Flags&syscall.O_CREAT != 0 {
-		m.naming(req.Parent, req.Name)
+		done := m.naming(req.Parent, req.Name)
+		defer func() { done(err) }()
 	}
 	var kept *ptlrpc.Kept
 	send := func(h wire.LockHandle) (*wire.LockReply, error) {
@@ -236,10 +238,11 @@ func (m *MDC) Setattr(ctx context.Context, fid wire.FID, attr wire.Attr) (*wire.
 }
 
 // Link gives fid the new name parent/name (REINT_LINK).
-func (m *MDC) Link(ctx context.Context, fid, parent wire.FID, name string) (*wire.InodeReply, error) {
-	m.naming(parent, name)
+func (m *MDC) Link(ctx context.Context, fid, parent wire.FID, name string) (_ *wire.InodeReply, err error) {
+	done := m.naming(parent, name)
+	defer func() { done(err) }()
 	var r wire.InodeReply
-	if err := m.reint(ctx, wire.ReintLink, &wire.LinkRequest{FID: fid, Parent: parent, Name: name}, "link "+name, &r); err != nil {
+	if err = m.reint(ctx, wire.ReintLink, &wire.LinkRequest{FID: fid, Parent: parent, Name: name}, "link "+name, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -259,8 +262,9 @@ func (m *MDC) Unlink(ctx context.Context, parent wire.FID, name string, dir bool
 }
 
 // Rename is REINT_RENAME (flags: wire.RenameNoReplace, wire.RenameExchange).
-func (m *MDC) Rename(ctx context.Context, req *wire.RenameRequest) error {
-	m.naming(req.DstParent, req.DstName)
+func (m *MDC) Rename(ctx context.Context, req *wire.RenameRequest) (err error) {
+	done := m.naming(req.DstParent, req.DstName)
+	defer func() { done(err) }()
 	return m.reint(ctx, wire.ReintRename, req, "rename "+req.SrcName, nil)
 }
 

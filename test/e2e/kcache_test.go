@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -132,5 +134,62 @@ func testNegativeCache(t *testing.T, c *cluster.Cluster) {
 		}
 		must(t, m.what+" on 0", m.make(filepath.Join(a, m.what, "x")))
 		must(t, m.what+": client 1 stats the new name", unix.Lstat(p, &st))
+	}
+}
+
+// TestCreateKeepsEntry: a client that keeps a name's absence (a negative
+// entry under a lock on the name's slot) and then creates the name calls
+// that lock back itself; its cancel must leave the kernel's entry, now
+// the new file's, alone. Were it invalidated (at once, or by the resend
+// half a second later), the kernel would drop the file's inode once it
+// is closed, and the pages just written with it.
+func TestCreateKeepsEntry(t *testing.T) {
+	for _, r := range runners {
+		t.Run(r.String(), func(t *testing.T) {
+			testCreateKeepsEntry(t, cluster.New(t, cluster.Options{Runner: r, Clients: 2}))
+		})
+	}
+}
+
+func testCreateKeepsEntry(t *testing.T, c *cluster.Cluster) {
+	_, b := twoPaths(t, c) // made by mount 0: mount 1's misses there get slot locks
+	p := filepath.Join(b, "f")
+	var st unix.Stat_t
+	kept := false
+	for range 100 { // until the directory is quiet and the kernel keeps the miss
+		before := lliteLookups(t, c)
+		wantErrno(t, "stat of the missing name", unix.Stat(p, &st), syscall.ENOENT)
+		if lliteLookups(t, c) == before {
+			kept = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !kept {
+		t.Fatal("the kernel never kept the missing name")
+	}
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	must(t, "create and write", os.WriteFile(p, data, 0o644))
+	time.Sleep(1200 * time.Millisecond) // past a name invalidation's resend
+	f, err := os.Open(p)
+	must(t, "open", err)
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, len(data), unix.PROT_READ, unix.MAP_SHARED)
+	must(t, "mmap", err)
+	defer unix.Munmap(m)
+	vec := make([]byte, len(data)/os.Getpagesize())
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)),
+		uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatalf("mincore: %v", e)
+	}
+	resident := 0
+	for _, v := range vec {
+		resident += int(v & 1)
+	}
+	if resident != len(vec) {
+		t.Errorf("%d of the %d pages written are still cached a second after close", resident, len(vec))
 	}
 }
