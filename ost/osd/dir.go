@@ -323,8 +323,8 @@ func (d *Dir) ReadAt(ctx context.Context, fid wire.FID, p []byte, off int64) (in
 		return 0, err
 	}
 	defer d.end()
-	e, err := d.open(fid)
-	if isNotFound(err) && d.unmade(fid) {
+	e, unmade, err := d.openRead(fid)
+	if unmade {
 		if len(p) == 0 {
 			return 0, nil
 		}

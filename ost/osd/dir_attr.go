@@ -103,8 +103,8 @@ func (d *Dir) GetAttr(ctx context.Context, fid wire.FID) (Attr, error) {
 		return Attr{}, err
 	}
 	defer d.end()
-	e, err := d.open(fid)
-	if isNotFound(err) && d.unmade(fid) {
+	e, unmade, err := d.openRead(fid)
+	if unmade {
 		return Attr{}, nil // an empty object, no stored fields
 	}
 	if err != nil {
@@ -190,8 +190,8 @@ func (d *Dir) SyncObject(ctx context.Context, fid wire.FID) error {
 		return err
 	}
 	defer d.end()
-	e, err := d.open(fid)
-	if isNotFound(err) && d.unmade(fid) {
+	e, unmade, err := d.openRead(fid)
+	if unmade {
 		return nil // its bit was synced when it was precreated
 	}
 	if err != nil {

@@ -238,11 +238,28 @@ func (m *lazyMap) oids() []uint32 {
 	return out
 }
 
-// unmade reports whether fid is an object precreated and never made: it
-// has no file and reads as empty.
-func (d *Dir) unmade(fid wire.FID) bool {
-	s, err := d.seq(fid.Seq, false)
-	return err == nil && s != nil && s.lazy.has(fid.Oid)
+// openRead is open for a call that only reads: unmade is true (and e
+// nil) for an object precreated and never made, which has no file and
+// reads as empty. A file made meanwhile is opened: the check runs under
+// the object's lock, which the make holds from the file's creation to the
+// bit's clear.
+func (d *Dir) openRead(fid wire.FID) (e *fdEntry, unmade bool, err error) {
+	e, err = d.open(fid)
+	if err == nil || !isNotFound(err) {
+		return e, false, err
+	}
+	s, serr := d.seq(fid.Seq, false)
+	if serr != nil || s == nil {
+		return nil, false, errors.Join(err, serr)
+	}
+	mu := d.lockFor(fid)
+	mu.Lock()
+	defer mu.Unlock()
+	if s.lazy.has(fid.Oid) {
+		return nil, true, nil
+	}
+	e, err = d.open(fid)
+	return e, false, err
 }
 
 // openMade is open for a change: an object that has no file yet gets it

@@ -2,10 +2,12 @@ package osd
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stria-fs/stria/wire"
@@ -251,5 +253,57 @@ func TestLazyMapPages(t *testing.T) {
 	}
 	if !m2.has(lo) || m2.has(lo-1) || m2.has(lazyPageBits) {
 		t.Fatal("has disagrees with the set")
+	}
+}
+
+// Reads racing with an object's first write see it empty or written,
+// never missing.
+func TestDirLazyReadRacesMake(t *testing.T) {
+	d, _ := newDir(t, "", Options{})
+	ctx := t.Context()
+	const n = 200
+	if _, _, err := d.Precreate(ctx, lazySeq, n); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*n)
+	for oid := uint32(1); oid <= n; oid++ {
+		f := lazyFID(oid)
+		done := make(chan struct{})
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			if _, err := d.WriteAt(ctx, f, []byte("x"), 100); err != nil {
+				errs <- err
+			}
+		}()
+		reader := func(read func() error) {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := read(); err != nil {
+					errs <- fmt.Errorf("%v: %w", f, err)
+					return
+				}
+			}
+		}
+		go reader(func() error { _, err := d.GetAttr(ctx, f); return err })
+		go reader(func() error {
+			_, err := d.ReadAt(ctx, f, make([]byte, 8), 0)
+			if err == io.EOF {
+				err = nil
+			}
+			return err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
