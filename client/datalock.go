@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -36,8 +37,10 @@ type dataLocks struct {
 	pending  map[wire.FID]struct{}
 	kick     chan struct{}
 	started  bool
-	inFlight int                   // invalidations taken by the worker and not yet done
-	running  map[wire.FID]struct{} // the files of those
+	inFlight int                    // invalidations taken by the worker and not yet done
+	running  map[wire.FID]struct{}  // the files of those
+	asking   map[wire.FID]int       // GetAttrs of the file being answered (attrGate)
+	answered map[wire.FID]time.Time // when the last of those was answered
 	idle     *sync.Cond
 }
 
@@ -111,6 +114,7 @@ func (fs *FS) invalidator() {
 		}
 		d.mu.Unlock()
 		for fid, f := range todo {
+			fs.attrGate(fid, attrGateMax)
 			f(0, 0)
 			open := fs.openedInode(fid) != nil
 			d.mu.Lock()
@@ -121,6 +125,79 @@ func (fs *FS) invalidator() {
 			delete(d.running, fid)
 			d.idle.Broadcast()
 			d.mu.Unlock()
+		}
+	}
+}
+
+// The kernel drops a GETATTR's answer if the inode was invalidated while
+// the request was out (its attr_version moved): the size it then keeps
+// is the one it had, so lseek(SEEK_END) of a file another client just
+// made longer returns the old end. An invalidation of a file's pages
+// therefore waits while a GetAttr of the file is being answered and for
+// attrSettle after (the kernel takes the answer in the caller's thread,
+// after our reply), at most attrGateMax. A GETATTR the kernel had sent
+// but we had not read yet can still lose its answer; the next one asks
+// again.
+const (
+	attrSettle  = 2 * time.Millisecond
+	attrGateMax = 50 * time.Millisecond
+)
+
+// answeringAttr marks a GetAttr of fid as being answered until the
+// returned function is called.
+func (fs *FS) answeringAttr(fid wire.FID) func() {
+	d := &fs.data
+	d.mu.Lock()
+	if d.asking == nil {
+		d.asking, d.answered = map[wire.FID]int{}, map[wire.FID]time.Time{}
+	}
+	d.asking[fid]++
+	d.mu.Unlock()
+	return func() {
+		now := time.Now()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.asking[fid]--; d.asking[fid] == 0 {
+			delete(d.asking, fid)
+		}
+		if len(d.answered) >= 1024 {
+			for f, t := range d.answered {
+				if now.Sub(t) >= attrSettle {
+					delete(d.answered, f)
+				}
+			}
+		}
+		d.answered[fid] = now
+	}
+}
+
+// attrGate waits (the invalidation worker) until no GetAttr of fid is
+// being answered and attrSettle has passed since the last was, or max
+// passed.
+func (fs *FS) attrGate(fid wire.FID, max time.Duration) {
+	d := &fs.data
+	deadline := time.Now().Add(max)
+	for {
+		d.mu.Lock()
+		busy := d.asking[fid] > 0
+		wait := time.Until(d.answered[fid].Add(attrSettle))
+		if !busy && wait <= 0 {
+			delete(d.answered, fid)
+		}
+		d.mu.Unlock()
+		if busy {
+			wait = attrSettle
+		}
+		left := time.Until(deadline)
+		if wait <= 0 || left <= 0 {
+			return
+		}
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-fs.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -76,6 +76,7 @@ func (fs *FS) Lookup(ctx context.Context, parent wire.FID, name string) (wire.FI
 // blocks and times from its objects and this client's cache.
 func (fs *FS) GetAttr(ctx context.Context, fid wire.FID) (wire.Attr, error) {
 	fs.stats.count(opGetattr)
+	defer fs.answeringAttr(fid)() // datalock.go
 	ctx, m, err := fs.mdcFor(ctx, fid)
 	if err != nil {
 		return wire.Attr{}, err
