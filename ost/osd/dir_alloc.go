@@ -47,9 +47,22 @@ func (d *Dir) Unallocated(ctx context.Context, fid wire.FID, off, length int64) 
 		return 0, err
 	}
 	defer d.end()
-	e, err := d.openMade(fid)
+	e, unmade, err := d.openRead(fid)
 	if err != nil {
 		return 0, err
+	}
+	length = min(length, MaxObjectSize-min(off, MaxObjectSize))
+	if unmade {
+		// No file, no block (dir_lazy.go): all of the range, in blocks.
+		if length == 0 {
+			return 0, nil
+		}
+		var fs unix.Statfs_t
+		if err := unix.Fstatfs(d.root, &fs); err != nil {
+			return 0, pathErr("statfs", fid, err)
+		}
+		bs := max(int64(fs.Bsize), 512)
+		return (off+length+bs-1)/bs*bs - off/bs*bs, nil
 	}
 	defer d.fds.release(e)
 	if length == 0 {
@@ -59,7 +72,7 @@ func (d *Dir) Unallocated(ctx context.Context, fid wire.FID, off, length int64) 
 	if err := unix.Fstat(e.fd, &st); err != nil {
 		return 0, pathErr("stat", fid, err)
 	}
-	return unallocated(e.fd, off, min(length, MaxObjectSize-min(off, MaxObjectSize)), max(int64(st.Blksize), 512)), nil
+	return unallocated(e.fd, off, length, max(int64(st.Blksize), 512)), nil
 }
 
 // checkAllocate validates an Allocate range.

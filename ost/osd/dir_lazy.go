@@ -238,6 +238,21 @@ func (m *lazyMap) oids() []uint32 {
 	return out
 }
 
+// lazyObjects counts the objects of the open sequences that have no file.
+func (d *Dir) lazyObjects() int64 {
+	d.seqMu.Lock()
+	defer d.seqMu.Unlock()
+	var n int64
+	for _, s := range d.seqs {
+		if s.ready.Load() {
+			s.lazy.mu.Lock()
+			n += s.lazy.n
+			s.lazy.mu.Unlock()
+		}
+	}
+	return n
+}
+
 // openRead is open for a call that only reads: unmade is true (and e
 // nil) for an object precreated and never made, which has no file and
 // reads as empty. A file made meanwhile is opened: the check runs under

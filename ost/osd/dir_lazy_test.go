@@ -307,3 +307,29 @@ func TestDirLazyReadRacesMake(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// An object without a file has nothing allocated, counts as an inode
+// taken, and a query does not make its file.
+func TestDirLazyUnallocated(t *testing.T) {
+	d, _ := newDir(t, "", Options{})
+	ctx := t.Context()
+	if _, _, err := d.Precreate(ctx, lazySeq, 100); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.lazyObjects(); n != 100 {
+		t.Fatalf("lazyObjects %d, want 100", n)
+	}
+	n, err := d.Unallocated(ctx, lazyFID(9), 100, 5000)
+	if err != nil || n <= 5000 || n%512 != 0 {
+		t.Fatalf("Unallocated of an object without a file: %d %v, want the range in whole blocks", n, err)
+	}
+	if fileExists(t, d.Path(lazyFID(9))) {
+		t.Fatal("Unallocated made the object's file")
+	}
+	if _, err := d.WriteAt(ctx, lazyFID(9), []byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.lazyObjects(); n != 99 {
+		t.Fatalf("lazyObjects %d after a first write, want 99", n)
+	}
+}

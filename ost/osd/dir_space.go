@@ -172,7 +172,8 @@ func unallocated(fd int, off, length, bs int64) int64 {
 }
 
 // StatFS implements Store: the backing file system's figures, within the
-// configured caps.
+// configured caps. The objects precreated without a file (dir_lazy.go)
+// count as inodes already taken: each will need one at its first change.
 func (d *Dir) StatFS(ctx context.Context) (StatFS, error) {
 	if err := d.begin(ctx); err != nil {
 		return StatFS{}, err
@@ -185,7 +186,7 @@ func (d *Dir) StatFS(ctx context.Context) (StatFS, error) {
 	bs := int64(fs.Bsize)
 	st := StatFS{
 		Total: int64(fs.Blocks) * bs, Free: int64(fs.Bfree) * bs, Avail: int64(fs.Bavail) * bs,
-		Files: int64(fs.Files), FilesFree: int64(fs.Ffree), BlockSize: bs,
+		Files: int64(fs.Files), FilesFree: max(0, int64(fs.Ffree)-d.lazyObjects()), BlockSize: bs,
 	}
 	if s := d.space; s != nil && s.capacity > 0 {
 		left := max(0, s.capacity-s.used.Load())
