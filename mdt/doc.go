@@ -158,6 +158,14 @@
 // directories where no slot was taken for Config.NegativeQuiet get them,
 // since the kernel looks up every name it is about to create.
 //
+// Directory names (dirnames.go): in a directory a client made, and in
+// which it made every name since, a lookup that finds no name grants that
+// client a PR lock on the directory's wire.DirNames resource instead; it
+// then answers the lookups of the names it did not make itself. Any other
+// client's operation on a name there takes EX on the resource with its
+// slots, which calls the lock back, and the directory is nobody's from
+// then on.
+//
 // Intent locks (Lustre's IT_LOOKUP and IT_OPEN): MDS_GETATTR_NAME, REINT_OPEN
 // and REINT_CREATE may carry the handle of a client lock; the MDT then
 // enqueues a PR lock of wire.IntentBits on the inode it found or made, for
