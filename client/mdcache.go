@@ -439,6 +439,14 @@ func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, nam
 	return &r, true
 }
 
+// dirNamesHeard is how recently the MDT must have answered this client
+// for a lookup to be answered under a DirNames lock. A restarted MDT has
+// forgotten its locks and calls none back (Stria replays no locks), and
+// the client learns of the restart only at its next RPC or ping: an MDC
+// that has not heard from its MDT for this long asks it, which finds a
+// restart out. A restart within the interval still goes unseen until then.
+const dirNamesHeard = time.Second
+
 // knownAbsent reports whether parent has no name name by this client's
 // record of a directory it made, under the directory's DirNames lock
 // (dirnames.go), and the caller may search parent by its cached
@@ -449,7 +457,7 @@ func (fs *FS) knownAbsent(ctx context.Context, m *mdc.MDC, parent wire.FID, name
 		return false
 	}
 	inc, ok := fs.md.dirs.absent(parent, name)
-	if !ok || inc != m.Incarnation() {
+	if !ok || inc != m.Incarnation() || time.Since(m.Heard()) > dirNamesHeard {
 		return false
 	}
 	pl := ns.Match(mdDesc(parent))

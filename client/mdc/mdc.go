@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,7 +98,13 @@ type MDC struct {
 	// the file and handle their replies gave, until CloseFile.
 	openMu sync.Mutex
 	opens  map[openKey]keptOpen
+
+	heard atomic.Int64 // when the MDT last answered a request (ns since the epoch)
 }
+
+// Heard returns when the MDT last answered a request of this MDC (an
+// error it sent included).
+func (m *MDC) Heard() time.Time { return time.Unix(0, m.heard.Load()) }
 
 // openKey names an open handle of the MDT.
 type openKey struct {
@@ -184,6 +191,9 @@ func (m *MDC) callKeep(ctx context.Context, req *ptlrpc.Req, keep bool, what str
 		rep, err = m.imp.Call(ctx, req)
 	}
 	m.stats.RPC(req.Opcode, time.Since(start))
+	if err == nil || errors.Is(err, wire.ErrRemote) {
+		m.heard.Store(time.Now().UnixNano())
+	}
 	defer rep.Release()
 	if err != nil {
 		if errors.Is(err, ptlrpc.ErrClosed) {
