@@ -40,10 +40,17 @@ func listOids(t *testing.T, d *Dir) []uint32 {
 	return oids
 }
 
-func reopenDir(t *testing.T, d *Dir, dir string) *Dir {
+// reopenDir closes d and opens its directory again; with lazy, the
+// sequence lazySeq's LAZY file holds lazy in between (what a crash left).
+func reopenDir(t *testing.T, d *Dir, dir string, lazy ...byte) *Dir {
 	t.Helper()
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if lazy != nil {
+		if err := os.WriteFile(filepath.Join(dir, "O", seqName(lazySeq), lazyName), lazy, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	d, err := OpenDir(dir, Options{})
 	if err != nil {
@@ -152,16 +159,7 @@ func TestDirLazyBitBesideFile(t *testing.T) {
 	if _, err := d.WriteAt(ctx, lazyFID(2), []byte("data"), 0); err != nil {
 		t.Fatal(err)
 	}
-	d.Close()
-	lazy := filepath.Join(dir, "O", "2c0000400", lazyName)
-	if err := os.WriteFile(lazy, []byte{0b1110}, 0o644); err != nil { // oids 1..3
-		t.Fatal(err)
-	}
-	d, err := OpenDir(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d = reopenDir(t, d, dir, 0b1110) // oids 1..3: bit 2 beside its file
 	if got := listOids(t, d); !slices.Equal(got, []uint32{1, 2, 3}) {
 		t.Fatalf("List %v, want 1..3 once each", got)
 	}
@@ -189,16 +187,7 @@ func TestDirLazyAboveLastID(t *testing.T) {
 	if _, _, err := d.Precreate(ctx, lazySeq, 2); err != nil {
 		t.Fatal(err)
 	}
-	d.Close()
-	lazy := filepath.Join(dir, "O", "2c0000400", lazyName)
-	if err := os.WriteFile(lazy, []byte{0xfe, 0xff}, 0o644); err != nil { // oids 1..15
-		t.Fatal(err)
-	}
-	d, err := OpenDir(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d = reopenDir(t, d, dir, 0xfe, 0xff) // oids 1..15
 	if got := listOids(t, d); !slices.Equal(got, []uint32{1, 2}) {
 		t.Fatalf("List %v, want 1 and 2", got)
 	}

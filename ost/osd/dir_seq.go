@@ -23,14 +23,15 @@ import (
 type dirSeq struct {
 	seq uint64
 	mu  sync.Mutex // guards the fields below and LAST_ID writes
-	ok  bool       // directories made and LAST_ID read
 	fd  int        // O/<seq>/LAST_ID
 	// last is LAST_ID: the highest oid ever allocated in the sequence. It
 	// is at least every existing object's oid and never decreases.
 	last uint32
 
-	lazy  *lazyMap    // precreated objects without a file (dir_lazy.go); set with ok
-	ready atomic.Bool // ok, readable without mu
+	lazy *lazyMap // precreated objects without a file (dir_lazy.go)
+	// ready is set, after fd, last and lazy, once the directories are
+	// made and LAST_ID and LAZY read; then seq needs no mu.
+	ready atomic.Bool
 	// dirtyFans has bit i set when an object file was made in d<i> since
 	// that directory's last sync.
 	dirtyFans atomic.Uint32
@@ -52,7 +53,7 @@ func (d *Dir) seq(seq uint64, create bool) (*dirSeq, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ok {
+	if s.ready.Load() {
 		return s, nil
 	}
 	name := seqName(seq)
@@ -96,7 +97,7 @@ func (d *Dir) seq(seq uint64, create bool) (*dirSeq, error) {
 		}
 		return nil, fmt.Errorf("sequence %#x: %w", seq, mapErrno(err))
 	}
-	s.fd, s.ok = fd, true
+	s.fd = fd
 	s.ready.Store(true)
 	return s, nil
 }
