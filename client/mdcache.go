@@ -423,13 +423,7 @@ func (fs *FS) cachedLookup(ctx context.Context, m *mdc.MDC, parent wire.FID, nam
 	if l != b.lock || !fs.usable(m, e) || e.rep == nil && !b.fid.IsZero() {
 		return nil, false
 	}
-	pl := ns.Match(mdDesc(parent))
-	if pl == nil {
-		return nil, false
-	}
-	defer pl.Release()
-	pe := entryOf(pl)
-	if !fs.usable(m, pe) || pe.rep == nil || !mayExec(CredsFrom(ctx), &pe.rep.Attr) {
+	if !fs.maySearchCached(ctx, m, parent) {
 		return nil, false // the MDT checks, and answers EACCES
 	}
 	if b.fid.IsZero() {
@@ -452,21 +446,27 @@ const dirNamesHeard = time.Second
 // (dirnames.go), and the caller may search parent by its cached
 // attributes.
 func (fs *FS) knownAbsent(ctx context.Context, m *mdc.MDC, parent wire.FID, name string) bool {
-	ns := m.Locks()
-	if ns == nil || name == "." || name == ".." {
+	if m.Locks() == nil || name == "." || name == ".." {
 		return false
 	}
 	inc, ok := fs.md.dirs.absent(parent, name)
 	if !ok || inc != m.Incarnation() || time.Since(m.Heard()) > dirNamesHeard {
 		return false
 	}
-	pl := ns.Match(mdDesc(parent))
-	if pl == nil {
+	return fs.maySearchCached(ctx, m, parent)
+}
+
+// maySearchCached reports whether the caller of ctx may search directory
+// dir by its attributes cached under a lock of the MDT instance m talks
+// to, as the MDT would decide; false when none are cached.
+func (fs *FS) maySearchCached(ctx context.Context, m *mdc.MDC, dir wire.FID) bool {
+	l := m.Locks().Match(mdDesc(dir))
+	if l == nil {
 		return false
 	}
-	defer pl.Release()
-	pe := entryOf(pl)
-	return fs.usable(m, pe) && pe.rep != nil && mayExec(CredsFrom(ctx), &pe.rep.Attr)
+	defer l.Release()
+	e := entryOf(l)
+	return fs.usable(m, e) && e.rep != nil && mayExec(CredsFrom(ctx), &e.rep.Attr)
 }
 
 // learnName caches what a lookup sent at t0 found, if the child's lock was
